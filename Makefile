@@ -1,0 +1,28 @@
+# Set-up and everyday commands. Python 3.11 (the bpy wheel's version) is required.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: venv demo test bench addon clean
+
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# The main job on the bundled example: photo -> mesh (out/example.obj).
+demo: venv
+	$(PY) -m backend reconstruct examples/person.png --checkpoint $(CHECKPOINT) --out out/example.obj --resolution 128
+
+test: venv
+	$(PY) -m pytest -q tests
+
+bench: venv
+	$(PY) benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(VENV) dist out .pytest_cache

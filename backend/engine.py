@@ -1,0 +1,171 @@
+"""The reconstruction engine: photo -> network inputs -> features -> occupancy field -> mesh -> colours.
+
+Everything here works on arrays; nothing touches Blender. The mesh comes back in the normalised cube
+frame (x right, y up, z towards the camera, [-1, 1]); ``placement.py`` puts it into a scene.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .checkpoint import build_network, read_checkpoint
+from .colors import vertex_colors
+from .device import resolve_device
+from .errors import ImageError, PIFuHDError
+from .image_io import load_image
+from .input_transform import NetworkInputs, prepare_inputs
+from .mesh import Mesh
+from .networks import FeatureMaps, LevelOptions, PIFuHD
+from .progress import CancelFn, ProgressFn, Reporter
+from .surface import EvaluationCounter, index_to_cube, marching_cubes, sample_coarse_to_fine, sample_dense
+
+LEVEL = 0.5
+DENSE_CHUNK = 100_000      # points per query in dense mode: the batch size the official outputs were made with
+SPARSE_CHUNK = 65_536      # points per query in coarse-to-fine mode (bounds memory; ~1 s on a CPU)
+
+# Share of the progress bar per stage (the field dominates).
+STAGES = {"prepare": (0.0, 0.02), "networks": (0.02, 0.2), "field": (0.2, 0.95), "mesh": (0.95, 1.0)}
+
+
+@dataclass
+class Model:
+    """A loaded PIFuHD network on its device, ready for :func:`reconstruct`."""
+
+    net: PIFuHD
+    device: torch.device
+    path: Path
+    coarse: LevelOptions
+    fine: LevelOptions
+
+    def describe(self) -> str:
+        n = sum(p.numel() for p in self.net.parameters())
+        return f"PIFuHD {self.path.name} ({n / 1e6:.1f} M parameters) on {self.device}"
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "auto") -> Model:
+    """Load a PIFuHD checkpoint (the official ``pifuhd.pt`` layout) safely onto ``device``.
+
+    ``device``: 'auto' (CUDA, then Apple MPS, then CPU), 'gpu', 'cpu', 'cuda[:i]', 'mps'.
+    Raises :class:`CheckpointError` for a missing, damaged, unsafe or foreign file.
+    """
+    dev = resolve_device(device)
+    ckpt = read_checkpoint(path)
+    net = build_network(ckpt)
+    del ckpt
+    try:
+        net = net.to(dev)
+    except RuntimeError as err:
+        raise PIFuHDError(f"Could not move the model to {dev} ({err}). Try the CPU device.") from None
+    return Model(net=net, device=dev, path=Path(path), coarse=net.netG.opt, fine=net.opt)
+
+
+class NetworkField:
+    """The fine-level occupancy as a field over grid indices (see ``surface.sampling``).
+
+    Each call is one network query with all the given points in one batch: as in the official code, the
+    coarse MLP's group norm takes its statistics over the batch, so batch composition matters (slightly).
+    """
+
+    def __init__(self, model: Model, maps: FeatureMaps, calib: torch.Tensor, res: int):
+        self.model, self.maps, self.res = model, maps, res
+        self.calib = calib.to(model.device)
+        self.calib_np = calib[0].cpu().numpy().astype(np.float64)
+
+    def __call__(self, index: np.ndarray) -> np.ndarray:
+        pts = index_to_cube(index, self.res, self.calib_np)
+        return self.query(pts)
+
+    @torch.no_grad()
+    def query(self, points: np.ndarray) -> np.ndarray:
+        """Fine occupancy [N] at cube points [N, 3] (one batch)."""
+        t = torch.from_numpy(np.ascontiguousarray(points.T)).to(self.model.device)[None]
+        pred, _ = self.model.net.query(self.maps, t, self.calib)
+        return pred[0, 0].float().cpu().numpy()
+
+
+def as_image(image: str | os.PathLike | np.ndarray) -> np.ndarray:
+    """Path or array -> uint8 RGB(A) array, with clear errors."""
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image)
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ImageError("The image array must be uint8 with shape [H, W, 3] (RGB) or [H, W, 4] (RGBA).")
+    return arr
+
+
+@torch.no_grad()
+def compute_features(model: Model, inputs: NetworkInputs, report: Reporter) -> FeatureMaps:
+    """Run the normal nets and both image filters on the device (cancel checked between layers)."""
+    try:
+        return model.net.filter(inputs.image_512.to(model.device), inputs.image_1024.to(model.device),
+                                on_step=report.update)
+    except torch.OutOfMemoryError:
+        raise PIFuHDError(f"Out of memory on {model.device} while running the networks: "
+                          "close other GPU programs or choose the CPU device.") from None
+
+
+def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resolution: int = 256,
+                crop: tuple[int, int, int] | None = None, dense: bool = False,
+                progress: ProgressFn | Callable[[float, str], None] | None = None,
+                cancel: CancelFn = None, inputs: NetworkInputs | None = None,
+                chunk: int | None = None) -> Mesh:
+    """Reconstruct the person in ``image`` as a coloured mesh in the normalised cube frame.
+
+    image: a path, or uint8 [H, W, 3|4] RGB(A). crop: (x, y, side) in photo pixels; default: the alpha's
+    extent for cut-outs, else the whole photo. resolution: grid points per axis. dense: evaluate every
+    grid point (the official, slow way) instead of coarse-to-fine. progress(fraction, stage) is called as
+    work advances; cancel() returning True (or an Event being set) stops within about a second with
+    :class:`Cancelled`. ``inputs`` lets a caller pass prepared inputs (photo preparation) instead.
+    """
+    if resolution < 8 or resolution > 1024:
+        raise PIFuHDError(f"resolution must be between 8 and 1024 (got {resolution}).")
+    report = Reporter(progress, cancel)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    stage = report.slice(*STAGES["prepare"], stage="prepare")
+    if inputs is None:
+        photo = as_image(image)
+        inputs = prepare_inputs(photo, crop, model.coarse.load_size, model.fine.load_size)
+    stage.update(1.0)
+    timings["prepare"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    maps = compute_features(model, inputs, report.slice(*STAGES["networks"], stage="networks"))
+    timings["networks"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    field = NetworkField(model, maps, inputs.calib, resolution)
+    field_report = report.slice(*STAGES["field"], stage="surface")
+    counter = EvaluationCounter(field)
+    try:
+        if dense:
+            volume = sample_dense(counter, resolution, chunk=chunk or DENSE_CHUNK, report=field_report)
+        else:
+            volume = sample_coarse_to_fine(counter, resolution, level=LEVEL, chunk=chunk or SPARSE_CHUNK,
+                                           report=field_report)
+    except torch.OutOfMemoryError:
+        raise PIFuHDError(f"Out of memory on {model.device} while evaluating the surface: "
+                          "lower the resolution or choose the CPU device.") from None
+    timings["field"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    mesh_report = report.slice(*STAGES["mesh"], stage="mesh")
+    verts, faces = marching_cubes(volume, LEVEL)
+    del volume
+    mesh_report.update(0.6)
+    colors = vertex_colors(verts, inputs.image_1024.to(model.device), inputs.calib)
+    mesh_report.update(1.0)
+    timings["mesh"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return Mesh(verts, faces, colors, info={
+        "resolution": resolution, "dense": dense, "crop": tuple(inputs.crop),
+        "photo_size": tuple(inputs.photo_size), "evaluations": counter.count, "seconds": timings,
+        "device": str(model.device), "checkpoint": str(model.path),
+    })
+
