@@ -1,0 +1,101 @@
+"""Putting the engine's mesh into a 3D scene (Blender's conventions): frame, real-world size, floor, colours.
+
+Pure numpy: no torch, no bpy, no relative imports — the add-on loads this file on its own inside Blender,
+where the rest of the backend (and torch) is never imported.
+
+Frames
+------
+*Normalised cube* (what :func:`backend.reconstruct` returns): x to the person's left as seen in the photo
+(image right), y up, z towards the camera, all within [-1, 1].
+
+*Blender world*: Z up, and Blender's front view (numpad 1) looks along +Y, so something that faces the
+viewer of the front view faces -Y. The mapping that stands the person up and turns them towards the front
+view is::
+
+    X = x        (image right stays screen right in the front view)
+    Y = -z       (towards the camera becomes towards the front viewer, -Y)
+    Z = y        (up stays up)
+
+:data:`CUBE_TO_BLENDER` is that matrix. Its determinant is +1 (a proper rotation, no mirror), so faces that
+wind counter-clockwise seen from outside still do, and normals still point outwards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Rows give Blender X, Y, Z in terms of cube x, y, z: ``blender = CUBE_TO_BLENDER @ cube``.
+CUBE_TO_BLENDER = np.array([[1.0, 0.0, 0.0],
+                            [0.0, 0.0, -1.0],
+                            [0.0, 1.0, 0.0]])
+
+DEFAULT_HEIGHT = 1.75  # metres: a plausible adult when the user gives no height
+
+
+class PlacementError(ValueError):
+    """The mesh cannot be placed (empty, or with no height); the message says so in user terms."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The similarity transform applied: ``world = scale * (CUBE_TO_BLENDER @ cube) + offset``."""
+
+    scale: float
+    offset: tuple[float, float, float]
+    source_height: float  # the mesh's height in cube units, before scaling
+
+    def matrix(self) -> np.ndarray:
+        """The same transform as a 4x4 matrix (cube frame -> Blender world), e.g. for other cube-frame data."""
+        m = np.eye(4)
+        m[:3, :3] = self.scale * CUBE_TO_BLENDER
+        m[:3, 3] = self.offset
+        return m
+
+
+def cube_to_blender(points: np.ndarray) -> np.ndarray:
+    """Points [N, 3] in the normalised cube frame -> the same points in Blender's axes (no scaling)."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    return pts @ CUBE_TO_BLENDER.T
+
+
+def place_in_scene(vertices: np.ndarray, target_height: float = DEFAULT_HEIGHT,
+                   center: tuple[float, float] = (0.0, 0.0), floor: float = 0.0) -> tuple[np.ndarray, Placement]:
+    """Stand the person up in Blender's frame at real-world size.
+
+    vertices: [V, 3] in the normalised cube frame. Returns (float32 [V, 3] world coordinates, the transform):
+    rotated by :data:`CUBE_TO_BLENDER`, scaled uniformly so the height (Z extent) equals ``target_height``
+    metres, lifted so the lowest point lies on z = ``floor``, and moved so the centre of the X/Y bounding box
+    lies on ``center`` (e.g. the 3D cursor's x, y).
+    """
+    if not np.isfinite(target_height) or target_height <= 0:
+        raise PlacementError(f"The target height must be a positive number of metres (got {target_height}).")
+    pts = cube_to_blender(vertices)
+    if len(pts) == 0:
+        raise PlacementError("The reconstruction is empty: no surface was found in this photo.")
+    if not np.isfinite(pts).all():
+        raise PlacementError("The reconstruction has invalid (non-finite) coordinates.")
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    height = float(hi[2] - lo[2])
+    if height <= 1e-9:
+        raise PlacementError("The reconstruction is flat (it has no height), so it cannot be scaled.")
+    scale = float(target_height) / height
+    mid = (lo + hi) / 2.0
+    offset = np.array([float(center[0]) - scale * mid[0],
+                       float(center[1]) - scale * mid[1],
+                       float(floor) - scale * lo[2]])
+    world = pts * scale + offset
+    return world.astype(np.float32), Placement(scale, tuple(float(v) for v in offset), height)
+
+
+def srgb_to_linear(colors: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] (the engine's vertex colours) -> linear values, as Blender's float
+    colour attributes store them (the IEC 61966-2-1 curve)."""
+    c = np.clip(np.asarray(colors, dtype=np.float32), 0.0, 1.0)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def rgba(colors: np.ndarray) -> np.ndarray:
+    """[V, 3] colours -> [V, 4] with alpha 1 (the layout of Blender's colour attributes)."""
+    c = np.asarray(colors, dtype=np.float32).reshape(-1, 3)
+    return np.concatenate([c, np.ones((len(c), 1), np.float32)], axis=1)
