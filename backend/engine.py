@@ -28,6 +28,7 @@ from .surface import EvaluationCounter, index_to_cube, marching_cubes, sample_co
 LEVEL = 0.5
 DENSE_CHUNK = 100_000      # points per query in dense mode: the batch size the official outputs were made with
 SPARSE_CHUNK = 65_536      # points per query in coarse-to-fine mode (bounds memory; ~1 s on a CPU)
+MIN_BATCH = 8_000          # smallest batch a group-normed MLP sees in coarse-to-fine mode (training used ~8k)
 
 # Share of the progress bar per stage (the field dominates).
 STAGES = {"prepare": (0.0, 0.02), "networks": (0.02, 0.2), "field": (0.2, 0.95), "mesh": (0.95, 1.0)}
@@ -68,25 +69,38 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "auto") -> 
 class NetworkField:
     """The fine-level occupancy as a field over grid indices (see ``surface.sampling``).
 
-    Each call is one network query with all the given points in one batch: as in the official code, the
-    coarse MLP's group norm takes its statistics over the batch, so batch composition matters (slightly).
+    Each call is one network query with all the given points in one batch. As in the official code, a
+    group-normed MLP takes its statistics over the batch, so batch composition matters a little. With
+    ``min_batch`` > 0, a call with fewer points is padded with a fixed sample of earlier query points
+    (their outputs dropped), so small batches see statistics like the large ones.
     """
 
-    def __init__(self, model: Model, maps: FeatureMaps, calib: torch.Tensor, res: int):
-        self.model, self.maps, self.res = model, maps, res
+    def __init__(self, model: Model, maps: FeatureMaps, calib: torch.Tensor, res: int, min_batch: int = 0):
+        self.model, self.maps, self.res, self.min_batch = model, maps, res, min_batch
         self.calib = calib.to(model.device)
         self.calib_np = calib[0].cpu().numpy().astype(np.float64)
+        self._context: np.ndarray | None = None
 
     def __call__(self, index: np.ndarray) -> np.ndarray:
-        pts = index_to_cube(index, self.res, self.calib_np)
-        return self.query(pts)
+        return self.query(index_to_cube(index, self.res, self.calib_np))
 
     @torch.no_grad()
     def query(self, points: np.ndarray) -> np.ndarray:
-        """Fine occupancy [N] at cube points [N, 3] (one batch)."""
+        """Fine occupancy [N] at cube points [N, 3]."""
+        n = len(points)
+        if self.min_batch and n >= self.min_batch:
+            pick = np.random.default_rng(n).choice(n, self.min_batch, replace=False)
+            self._context = points[pick]
+        elif self.min_batch and self._context is not None:
+            points = np.concatenate([points, self._context[: self.min_batch - n]])
         t = torch.from_numpy(np.ascontiguousarray(points.T)).to(self.model.device)[None]
         pred, _ = self.model.net.query(self.maps, t, self.calib)
-        return pred[0, 0].float().cpu().numpy()
+        return pred[0, 0, :n].float().cpu().numpy()
+
+
+def batch_dependent(model: Model) -> bool:
+    """True when a point's prediction depends on the other points queried with it (group-normed MLPs)."""
+    return "group" in (model.coarse.mlp_norm, model.fine.mlp_norm)
 
 
 def as_image(image: str | os.PathLike | np.ndarray) -> np.ndarray:
@@ -140,7 +154,8 @@ def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resoluti
     timings["networks"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    field = NetworkField(model, maps, inputs.calib, resolution)
+    min_batch = MIN_BATCH if (batch_dependent(model) and not dense) else 0
+    field = NetworkField(model, maps, inputs.calib, resolution, min_batch=min_batch)
     field_report = report.slice(*STAGES["field"], stage="surface")
     counter = EvaluationCounter(field)
     try:

@@ -21,6 +21,9 @@ def marching_cubes(volume: np.ndarray, level: float = 0.5, calib: np.ndarray = E
     verts, faces, _, _ = measure.marching_cubes(volume, level)
     m = index_to_cube_matrix(volume.shape[0], calib)
     verts = verts.astype(np.float64) @ m[:3, :3].T + m[:3, 3]
-    if np.linalg.det(m[:3, :3]) < 0:  # a mirroring map turns the winding inside out: undo it
+    # skimage winds triangles clockwise seen from outside (the high side) in index space, and a
+    # mirroring index->cube map (the y flip) reverses that once more. Wind them counter-clockwise
+    # seen from outside in the cube frame. (The official extraction returns the reverse of this.)
+    if np.linalg.det(m[:3, :3]) > 0:
         faces = faces[:, ::-1]
     return verts.astype(np.float32), np.ascontiguousarray(faces, dtype=np.int32)

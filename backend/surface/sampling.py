@@ -45,13 +45,18 @@ class EvaluationCounter:
 
 
 def _evaluate(field: FieldFn, index: np.ndarray, chunk: int, report: Reporter) -> np.ndarray:
-    """Evaluate ``field`` at ``index`` [N, 3] in chunks of at most ``chunk`` points, reporting progress."""
+    """Evaluate ``field`` at ``index`` [N, 3] in chunks of at most ``chunk`` points, reporting progress.
+
+    Points are shuffled (fixed seed) before chunking, so that each batch is a fair sample of the whole
+    set rather than one spatial slab: fields with batch statistics then see similar batches.
+    """
+    order = np.random.default_rng(len(index)).permutation(len(index))
     out = np.empty(len(index), dtype=np.float32)
     report.update(0.0)
     for start in range(0, len(index), chunk):
-        stop = min(start + chunk, len(index))
-        out[start:stop] = np.asarray(field(index[start:stop]), dtype=np.float32).reshape(-1)
-        report.update(stop / max(len(index), 1))
+        sel = order[start:start + chunk]
+        out[sel] = np.asarray(field(index[sel]), dtype=np.float32).reshape(-1)
+        report.update(min(start + chunk, len(index)) / max(len(index), 1))
     return out
 
 
