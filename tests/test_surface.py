@@ -1,0 +1,116 @@
+"""Surface extraction: grid frames, coarse-to-fine against dense, orientation, progress and cancel."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.errors import Cancelled
+from backend.progress import Reporter
+from backend.surface import (
+    EvaluationCounter, index_to_cube, initial_step, marching_cubes, sample_coarse_to_fine, sample_dense,
+)
+from tests.support.body_field import body_occupancy, fingertips, grid_field
+
+
+def sphere_field(res: int, centre, radius: float):
+    def field(index):
+        p = index_to_cube(index, res)
+        return (1.0 / (1.0 + np.exp((np.linalg.norm(p - np.asarray(centre), axis=1) - radius) / 0.01))
+                ).astype(np.float32)
+    return field
+
+
+def signed_volume(verts: np.ndarray, faces: np.ndarray) -> float:
+    a, b, c = (verts[faces[:, i]].astype(np.float64) for i in range(3))
+    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+
+
+def test_grid_frame_corners():
+    res = 64
+    corners = index_to_cube(np.array([[0, 0, 0], [res, res, res], [res // 2, 0, 0]]), res)
+    # index -> image NDC is -1 + 2 i / res; the cube frame flips y (image y points down).
+    np.testing.assert_array_equal(corners, [[-1, 1, -1], [1, -1, 1], [0, 1, -1]])
+
+
+def test_mesh_lands_where_the_field_is_and_faces_outward():
+    res, centre, radius = 64, (0.3, 0.5, -0.2), 0.25
+    verts, faces = marching_cubes(sample_dense(sphere_field(res, centre, radius), res))
+    np.testing.assert_allclose(verts.mean(0), centre, atol=0.01)
+    np.testing.assert_allclose(np.linalg.norm(verts - centre, axis=1), radius, atol=0.01)
+    assert signed_volume(verts, faces) == pytest.approx(4 / 3 * np.pi * radius ** 3, rel=0.03)
+
+
+@pytest.mark.parametrize("res", [128, 100, 64])
+def test_coarse_to_fine_equals_dense_on_a_body(res):
+    field = grid_field(res)
+    dense_count, sparse_count = EvaluationCounter(field), EvaluationCounter(field)
+    dense = marching_cubes(sample_dense(dense_count, res))
+    sparse = marching_cubes(sample_coarse_to_fine(sparse_count, res))
+    np.testing.assert_array_equal(sparse[0], dense[0])
+    np.testing.assert_array_equal(sparse[1], dense[1])
+    # The thin fingers are there (every fingertip has surface within two grid cells).
+    tips = np.asarray(fingertips())
+    nearest = np.linalg.norm(dense[0][:, None] - tips[None], axis=2).min(0)
+    assert nearest.max() < 4.0 / res
+    assert sparse_count.count < dense_count.count
+    if res >= 128:
+        assert sparse_count.count * 8 < dense_count.count
+
+
+def test_fingers_are_thinner_than_the_coarse_step():
+    """Sanity check of the test field: sampled only on the coarsest lattice, the fingers vanish."""
+    res = 128
+    step = initial_step(res)
+    assert step >= 4
+    tips = np.asarray(fingertips())
+    coarse = np.mgrid[0:res + 1:step, 0:res + 1:step, 0:res + 1:step].reshape(3, -1).T
+    inside = body_occupancy(index_to_cube(coarse, res)) > 0.5
+    pts = index_to_cube(coarse, res)[inside]
+    near_tips = np.linalg.norm(pts[:, None] - tips[None], axis=2).min(0)
+    assert near_tips.min() > 1.5 * 2.0 / res  # no coarse inside-sample near any fingertip
+
+
+def test_separate_blob_found_by_the_band():
+    """A small ball far from the body, smooth enough that coarse samples see its slope, is kept."""
+    res = 128
+    body = grid_field(res)
+    ball = sphere_field(res, (0.7, 0.7, 0.0), 0.04)
+
+    def field(index):
+        return np.maximum(body(index), ball(index))
+
+    dense = marching_cubes(sample_dense(field, res))
+    sparse = marching_cubes(sample_coarse_to_fine(field, res))
+    np.testing.assert_array_equal(sparse[0], dense[0])
+
+
+def test_progress_is_monotonic_and_complete():
+    seen = []
+    sample_coarse_to_fine(grid_field(64), 64, report=Reporter(lambda f, s: seen.append(f)))
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    seen.clear()
+    sample_dense(grid_field(32), 32, chunk=4096, report=Reporter(lambda f, s: seen.append(f)))
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) == 8
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_cancel_stops_after_the_current_chunk(dense):
+    res, chunk = 64, 2048
+    counter = EvaluationCounter(grid_field(res))
+    calls = []
+
+    def cancel():
+        return len(calls) >= 3
+
+    report = Reporter(lambda f, s: calls.append(f), cancel)
+    with pytest.raises(Cancelled):
+        if dense:
+            sample_dense(counter, res, chunk=chunk, report=report)
+        else:
+            sample_coarse_to_fine(counter, res, chunk=chunk, report=report)
+    assert counter.count <= 3 * chunk
+
+
+def test_empty_field_gives_an_empty_mesh():
+    verts, faces = marching_cubes(np.zeros((16, 16, 16), np.float32))
+    assert verts.shape == (0, 3) and faces.shape == (0, 3)
