@@ -97,10 +97,13 @@ def _interesting(lattice: np.ndarray, level: float, band: float) -> np.ndarray:
     NaN corners (unevaluated) never make a cell interesting.
     """
     nx, ny, nz = (d - 1 for d in lattice.shape)
-    corners = [lattice[a:nx + a, b:ny + b, c:nz + c] for a in (0, 1) for b in (0, 1) for c in (0, 1)]
+    lo = lattice[:nx, :ny, :nz].copy()
+    hi = lo.copy()
+    for a, b, c in [(a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)][1:]:
+        corner = lattice[a:nx + a, b:ny + b, c:nz + c]
+        np.fmin(lo, corner, out=lo)
+        np.fmax(hi, corner, out=hi)
     with np.errstate(invalid="ignore"):
-        lo = np.fmin.reduce(corners)
-        hi = np.fmax.reduce(corners)
         return (lo <= level + band) & (hi >= level - band)
 
 
