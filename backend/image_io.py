@@ -69,7 +69,7 @@ def decode_image(data: bytes, source: str = "image") -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im.load()
-            im = ImageOps.exif_transpose(im)
+            ImageOps.exif_transpose(im, in_place=True)
     except MemoryError:
         raise ImageError(f"{source}: not enough memory to open this {w}x{h} photo.") from None
     except Exception as err:  # any decoder failure means the file is damaged
@@ -102,14 +102,24 @@ def _to_rgb_uint8(im, source: str) -> np.ndarray:
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         return as_rgb_uint8(np.asarray(im), source=source, bgr=False)
     if mode == "CMYK":
-        return np.asarray(_cmyk_to_rgb(im))
+        return _as_array(_cmyk_to_rgb(im))
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info)
     if has_alpha:
-        rgba = np.asarray(im.convert("RGBA"))
+        rgba = _as_array(im.convert("RGBA") if mode != "RGBA" else im)
         if rgba[:, :, 3].min() < 255:
             return rgba
         return np.ascontiguousarray(rgba[:, :, :3])
-    return np.asarray(im.convert("RGB") if mode != "RGB" else im)
+    return _as_array(im.convert("RGB") if mode != "RGB" else im)
+
+
+def _as_array(im, rows: int = 512) -> np.ndarray:
+    """PIL image -> new writable uint8 array, copied in bands of rows (no second full-size buffer)."""
+    w, h = im.size
+    out = np.empty((h, w, len(im.getbands())), dtype=np.uint8)
+    for y in range(0, h, rows):
+        band = np.asarray(im.crop((0, y, w, min(y + rows, h))))
+        out[y:y + band.shape[0]] = band.reshape(band.shape[0], w, -1)
+    return out
 
 
 def _cmyk_to_rgb(im):
