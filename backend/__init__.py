@@ -13,9 +13,10 @@ This package never imports Blender.
 from .engine import Model, load_model, reconstruct
 from .errors import Cancelled, CheckpointError, ImageError, NoPersonError, PIFuHDError
 from .mesh import Mesh, save_mesh
+from .photo import PreparedPhoto, prepare_photo
 
 __all__ = [
-    "Model", "load_model", "reconstruct", "Mesh", "save_mesh",
+    "Model", "load_model", "reconstruct", "Mesh", "save_mesh", "prepare_photo", "PreparedPhoto",
     "PIFuHDError", "CheckpointError", "ImageError", "NoPersonError", "Cancelled",
 ]
 __version__ = "0.1.0"
