@@ -5,6 +5,8 @@ Internal width is fixed at 256 channels; only each stack's output has ``hg_dim``
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -76,12 +78,15 @@ class HGFilter(nn.Module):
                 self.add_module(f"bl{i}", nn.Conv2d(WIDTH, WIDTH, kernel_size=1))
                 self.add_module(f"al{i}", nn.Conv2d(c_out, WIDTH, kernel_size=1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, on_step: Callable[[float], None] | None = None) -> torch.Tensor:
+        """``on_step(fraction)`` is called after the stem and after each stack (progress and cancel)."""
+        step = on_step or (lambda f: None)
         x = torch.relu(self.bn1(self.conv1(x)))
         x = self.conv2(x)
         if self.down == "ave_pool":
             x = F.avg_pool2d(x, 2, stride=2)
         x = self.conv4(self.conv3(x))
+        step(1 / (self.num_stack + 1))
         out = x
         for i in range(self.num_stack):
             h = self._modules[f"top_m_{i}"](self._modules[f"m{i}"](x))
@@ -89,4 +94,5 @@ class HGFilter(nn.Module):
             out = self._modules[f"l{i}"](h)
             if i < self.num_stack - 1:
                 x = x + self._modules[f"bl{i}"](h) + self._modules[f"al{i}"](out)
+            step((i + 2) / (self.num_stack + 1))
         return out

@@ -77,8 +77,9 @@ class CoarsePIFu(nn.Module):
         back = maps[-1] if self.netB is not None else None
         return front, back
 
-    def filter(self, image: torch.Tensor, normals: list[torch.Tensor]) -> torch.Tensor:
-        return self.image_filter(torch.cat([image, *normals], 1))
+    def filter(self, image: torch.Tensor, normals: list[torch.Tensor], on_step: StepFn | None = None
+               ) -> torch.Tensor:
+        return self.image_filter(torch.cat([image, *normals], 1), on_step)
 
     def query(self, features: torch.Tensor, points: torch.Tensor, calib: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,14 +120,12 @@ class PIFuHD(nn.Module):
         share = 0.6 if (self.netG.netF is not None or self.netG.netB is not None) else 0.0
         front, back = self.netG.normals(image_512, lambda f: step(share * f))
         normals = [n for n in (front, back) if n is not None]
-        coarse = self.netG.filter(image_512, normals)
-        step(share + (1 - share) * 0.3)
+        coarse = self.netG.filter(image_512, normals, lambda f: step(share + (1 - share) * 0.3 * f))
         if normals:
             size = image_1024.shape[-2:]
             up = F.interpolate(torch.cat(normals, 1), size=size, mode="bilinear", align_corners=True)
             image_1024 = torch.cat([image_1024, up], 1)
-        fine = self.image_filter(image_1024)
-        step(1.0)
+        fine = self.image_filter(image_1024, lambda f: step(share + (1 - share) * (0.3 + 0.7 * f)))
         return FeatureMaps(coarse=coarse, fine=fine, normal_front=front, normal_back=back)
 
     def query(self, maps: FeatureMaps, points: torch.Tensor, calib: torch.Tensor
