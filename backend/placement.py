@@ -99,3 +99,25 @@ def rgba(colors: np.ndarray) -> np.ndarray:
     """[V, 3] colours -> [V, 4] with alpha 1 (the layout of Blender's colour attributes)."""
     c = np.asarray(colors, dtype=np.float32).reshape(-1, 3)
     return np.concatenate([c, np.ones((len(c), 1), np.float32)], axis=1)
+
+
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    """Linear values in [0, 1] -> sRGB-encoded values (the inverse of :func:`srgb_to_linear`)."""
+    c = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)
+    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1.0 / 2.4) - 0.055).astype(np.float32)
+
+
+def image_pixels_to_photo(pixels: np.ndarray, width: int, height: int, channels: int,
+                          linear: bool = False) -> np.ndarray:
+    """A scene image's flat float pixels (rows from the BOTTOM up, as Blender stores them) -> a photo array
+    uint8 [H, W, 3|4] with rows from the top, as the engine reads photos. ``linear``: the values are linear
+    light (float images in a linear colour space) and are encoded to sRGB first; alpha is never encoded."""
+    px = np.asarray(pixels, dtype=np.float32).reshape(height, width, channels)[::-1]
+    if channels == 1:
+        px = np.repeat(px, 3, axis=2)
+    elif channels == 2:
+        px = np.concatenate([np.repeat(px[:, :, :1], 3, axis=2), px[:, :, 1:]], axis=2)
+    px = px[:, :, :4].copy()
+    if linear:
+        px[:, :, :3] = linear_to_srgb(px[:, :, :3])
+    return np.clip(px * 255.0 + 0.5, 0, 255).astype(np.uint8)

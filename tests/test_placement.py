@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.placement import (CUBE_TO_BLENDER, PlacementError, cube_to_blender, place_in_scene, rgba,
-                               srgb_to_linear)
+from backend.placement import (CUBE_TO_BLENDER, PlacementError, cube_to_blender, image_pixels_to_photo,
+                               linear_to_srgb, place_in_scene, rgba, srgb_to_linear)
 
 
 def box_mesh(lo=(-0.3, -0.9, -0.2), hi=(0.3, 0.8, 0.25)):
@@ -89,3 +89,22 @@ def test_colours_to_linear_rgba():
     assert np.allclose(lin, [[0.0, 0.21404, 1.0]], atol=1e-4)
     out = rgba(lin)
     assert out.shape == (1, 4) and out[0, 3] == 1.0 and out.dtype == np.float32
+
+
+def test_linear_srgb_round_trip():
+    x = np.linspace(0, 1, 101, dtype=np.float32)
+    assert np.allclose(srgb_to_linear(linear_to_srgb(x)), x, atol=1e-5)
+
+
+def test_scene_image_pixels_become_a_top_down_photo():
+    # 2x3 RGBA image whose bottom row (Blender's first row) is red, top row blue
+    px = np.zeros((3, 2, 4), np.float32)
+    px[0, :, 0] = 1.0
+    px[2, :, 2] = 1.0
+    px[..., 3] = 1.0
+    photo = image_pixels_to_photo(px.ravel(), 2, 3, 4)
+    assert photo.shape == (3, 2, 4) and photo.dtype == np.uint8
+    assert tuple(photo[0, 0]) == (0, 0, 255, 255)      # top row: blue
+    assert tuple(photo[2, 1]) == (255, 0, 0, 255)      # bottom row: red
+    lin = image_pixels_to_photo(np.full(12, 0.21404, np.float32), 2, 2, 3, linear=True)
+    assert lin.shape == (2, 2, 3) and abs(int(lin[0, 0, 0]) - 128) <= 1
