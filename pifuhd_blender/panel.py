@@ -1,0 +1,85 @@
+"""The sidebar panel: View3D > Sidebar (N) > PIFuHD."""
+from __future__ import annotations
+
+import bpy
+
+from . import estimate, preferences
+from .session import SESSION
+
+STATUS_ICONS = {"INFO": 'INFO', "WARNING": 'ERROR', "ERROR": 'CANCEL'}
+
+
+def _estimate_text(settings) -> str:
+    resolution = int(settings.quality)
+    device = {"CPU": "cpu", "GPU": "gpu"}.get(settings.device)
+    if device is None:  # Auto: a GPU if the worker has seen one
+        devices = SESSION.client.devices if SESSION.client is not None else None
+        device = "gpu" if devices and (devices.get("cuda") or devices.get("mps")) else "cpu"
+    measured = SESSION.measured.get((resolution, device))
+    if measured is not None:
+        return f"Last run: {estimate.format_seconds(measured[0]).lstrip('~')} on {device.upper()}"
+    return estimate.describe(resolution, device)
+
+
+class VIEW3D_PT_pifuhd(bpy.types.Panel):
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "PIFuHD"
+    bl_label = "PIFuHD"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.pifuhd
+        busy = SESSION.busy()
+
+        col = layout.column()
+        col.enabled = not busy
+        col.row().prop(settings, "source", expand=True)
+        if settings.source == 'IMAGE':
+            col.template_ID(settings, "image", open="image.open")
+        else:
+            col.prop(settings, "filepath", text="")
+        col.separator()
+        col.prop(settings, "quality")
+        col.label(text=_estimate_text(settings), icon='TIME')
+        col.prop(settings, "device")
+        col.prop(settings, "remove_background")
+        col.prop(settings, "target_height")
+        col.prop(settings, "use_colors")
+
+        box = layout.box()
+        row = box.row()
+        row.enabled = not busy
+        row.operator("pifuhd.preview", icon='IMAGE_DATA')
+        image = bpy.data.images.get(SESSION.preview_image) if SESSION.preview_image else None
+        if image is not None:
+            preview = image.preview_ensure()
+            box.template_icon(icon_value=preview.icon_id, scale=9.0)
+
+        _path, problem = preferences.resolve_checkpoint(context)
+        if problem and not busy:
+            layout.label(text="No model yet: see Preferences > Add-ons > PIFuHD", icon='ERROR')
+
+        if busy:
+            job = SESSION.job
+            layout.progress(factor=job.fraction, type='BAR', text=SESSION.status.text)
+            layout.operator("pifuhd.cancel", icon='CANCEL')
+        else:
+            row = layout.row()
+            row.scale_y = 1.5
+            row.operator("pifuhd.reconstruct", icon='OUTLINER_OB_ARMATURE')
+        status = SESSION.status
+        layout.label(text=status.text, icon=STATUS_ICONS.get(status.level, 'INFO'))
+
+
+CLASSES = (VIEW3D_PT_pifuhd,)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

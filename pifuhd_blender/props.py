@@ -1,0 +1,71 @@
+"""The panel's settings, stored per scene (``scene.pifuhd``) so they are saved with the .blend file."""
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
+
+from . import estimate
+
+DEVICE_ITEMS = [
+    ("AUTO", "Auto", "Use an NVIDIA (CUDA) or Apple (MPS) GPU when there is one, else the CPU"),
+    ("CPU", "CPU", "Run on the processor (works everywhere, slower)"),
+    ("GPU", "GPU", "Run on the graphics card (CUDA or Apple MPS); fails if there is none"),
+]
+DEVICE_NAMES = {"AUTO": "auto", "CPU": "cpu", "GPU": "gpu"}
+
+QUALITIES = (256, 384, 512)
+QUALITY_ITEMS = [
+    ("256", "Draft (256)", "Grid of 256 points per axis: " + estimate.describe(256, "cpu")),
+    ("384", "Good (384)", "Grid of 384 points per axis: " + estimate.describe(384, "cpu")),
+    ("512", "Best (512)", "Grid of 512 points per axis, the official setting: " + estimate.describe(512, "cpu")),
+]
+
+SOURCE_ITEMS = [
+    ("FILE", "File", "A photo file on disk"),
+    ("IMAGE", "Image", "An image already loaded in Blender"),
+]
+
+
+def _is_image(_self, image) -> bool:
+    return image.type not in {'RENDER_RESULT', 'COMPOSITING'}  # those have no pixels to read
+
+
+class PIFUHD_PG_settings(bpy.types.PropertyGroup):
+    source: EnumProperty(name="Source", items=SOURCE_ITEMS, default="FILE",
+                         description="Where the photo comes from")
+    filepath: StringProperty(name="Photo", subtype='FILE_PATH',
+                             description="Photo of one person, ideally head to toe (PNG, JPEG, WebP, TIFF, BMP)")
+    image: PointerProperty(name="Image", type=bpy.types.Image, poll=_is_image,
+                           description="An image already loaded in Blender (e.g. in the Image Editor)")
+    quality: EnumProperty(name="Quality", items=QUALITY_ITEMS, default="256",
+                          description="Resolution of the surface: higher shows more detail but takes longer")
+    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="AUTO",
+                         description="Where the networks run")
+    remove_background: BoolProperty(name="Remove Background", default=True,
+                                    description="Find the person and replace everything else with grey "
+                                                "before reconstructing")
+    target_height: FloatProperty(name="Height", default=1.75, min=0.05, max=10.0, soft_min=0.5, soft_max=2.5,
+                                 subtype='DISTANCE', unit='LENGTH', precision=3,
+                                 description="Height of the person in the scene")
+    use_colors: BoolProperty(name="Colors", default=True,
+                             description="Colour the mesh with the photo's colours (a colour attribute)")
+
+    def photo_label(self) -> str:
+        if self.source == 'IMAGE':
+            return self.image.name if self.image else ""
+        return bpy.path.basename(self.filepath)
+
+
+CLASSES = (PIFUHD_PG_settings,)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.pifuhd = PointerProperty(type=PIFUHD_PG_settings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.pifuhd
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

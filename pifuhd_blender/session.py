@@ -1,0 +1,79 @@
+"""What the add-on remembers while Blender runs (module state, never saved in the .blend): the worker
+process, the running job and its status for the panel, the last result (so that Redo with another height
+is instant) and measured run times. No bpy.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .client import Job, WorkerClient
+
+
+@dataclass
+class Status:
+    """The panel's status line and progress bar."""
+
+    text: str = "Ready"
+    fraction: float | None = None   # None: no progress bar
+    level: str = "INFO"             # INFO, WARNING or ERROR: picks the icon
+
+
+@dataclass
+class CachedResult:
+    key: tuple
+    arrays: dict
+    info: dict
+    warnings: list
+
+
+@dataclass
+class Session:
+    client: WorkerClient | None = None
+    client_spec: tuple | None = None
+    job: Job | None = None
+    cancel_requested: bool = False
+    status: Status = field(default_factory=Status)
+    last_result: CachedResult | None = None
+    measured: dict = field(default_factory=dict)   # (resolution, device) -> seconds of the last run
+    preview_image: str | None = None                # name of the preview image in bpy.data
+
+    def busy(self) -> bool:
+        return self.job is not None and not self.job.finished
+
+    def get_client(self, python: str, prepend: list[str], append: list[str], env: dict | None) -> WorkerClient:
+        """The worker client for this interpreter and module paths (a new one when they changed)."""
+        spec = (python, tuple(prepend), tuple(append))
+        if self.client is None or self.client_spec != spec:
+            if self.client is not None:
+                self.client.stop()
+            self.client = WorkerClient(python=python, prepend_paths=prepend, append_paths=append, env=env)
+            self.client_spec = spec
+        return self.client
+
+    def stop_worker(self) -> None:
+        """End the worker process (frees its memory, GPU memory included)."""
+        if self.client is not None:
+            self.client.stop()
+
+    def shutdown(self) -> None:
+        self.stop_worker()
+        self.client = self.client_spec = self.job = None
+        self.last_result = None
+
+    def set_status(self, text: str, fraction: float | None = None, level: str = "INFO") -> None:
+        self.status = Status(text, fraction, level)
+
+    def cached(self, key: tuple) -> CachedResult | None:
+        if self.last_result is not None and self.last_result.key == key:
+            return self.last_result
+        return None
+
+    def remember(self, key: tuple, arrays: dict, info: dict, warnings: list, seconds: float | None,
+                 resolution: int, device: str) -> None:
+        self.last_result = CachedResult(key, arrays, info, list(warnings))
+        if seconds is not None:
+            self.measured[(resolution, device)] = (seconds, time.time())
+
+
+SESSION = Session()

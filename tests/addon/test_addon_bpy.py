@@ -1,0 +1,219 @@
+"""The add-on inside Blender (bpy wheel): install the built zip, enable it, reconstruct with the small
+checkpoint through ``bpy.ops.pifuhd.reconstruct`` (the execute path), and check the object.
+
+The small checkpoint has random weights: the mesh is chaos, but it is a real mesh from the real pipeline,
+so its placement, size, colours, material and provenance can be checked. The face direction (nose to -Y)
+needs a trained model; tests/test_placement.py checks the mapping that puts the cube's +z at Blender -Y.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+RESOLUTION = 32
+HEIGHT = 1.75
+
+
+@pytest.fixture(scope="module")
+def paths_(shared_dir):
+    return {
+        "photo": str(shared_dir / "photos" / "ryota_rgba.png"),
+        "checkpoint": str(shared_dir / "reference" / "parity" / "small" / "checkpoint.pt"),
+    }
+
+
+@pytest.fixture(scope="module")
+def addon(installed_addon):
+    import importlib
+    return importlib.import_module(installed_addon)
+
+
+def datablock_counts(bpy):
+    return (len(bpy.data.objects), len(bpy.data.meshes), len(bpy.data.materials))
+
+
+def vertex_positions(ob):
+    co = np.empty(len(ob.data.vertices) * 3, np.float32)
+    ob.data.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3) @ np.asarray(ob.matrix_world)[:3, :3].T + np.asarray(ob.matrix_world)[:3, 3]
+
+
+@pytest.fixture(scope="module")
+def reconstruction(bpy, addon, paths_):
+    """One full reconstruction (about 30-40 s on 2 CPU cores), shared by the checks below."""
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
+    before = datablock_counts(bpy)
+    t0 = time.monotonic()
+    result = bpy.ops.pifuhd.reconstruct(filepath=paths_["photo"], checkpoint=paths_["checkpoint"],
+                                        resolution=RESOLUTION, device='CPU', target_height=HEIGHT,
+                                        use_colors=True, remove_background=True)
+    seconds = time.monotonic() - t0
+    assert result == {'FINISHED'}
+    ob = bpy.context.view_layer.objects.active
+    return {"object": ob, "before": before, "seconds": seconds}
+
+
+def test_addon_is_installed_from_the_zip(bpy, addon, installed_addon):
+    assert "/extensions/user_default/" in addon.__file__.replace("\\", "/")
+    assert hasattr(bpy.ops.pifuhd, "reconstruct")
+    from importlib import import_module
+    backend_root = import_module(f"{installed_addon}.paths").backend_root()
+    assert (backend_root / "backend" / "engine.py").is_file()   # the bundled backend, not the repository's
+    assert "extensions" in str(backend_root)
+
+
+def test_object_exists_with_geometry(bpy, reconstruction):
+    ob = reconstruction["object"]
+    assert ob is not None and ob.type == 'MESH'
+    assert ob.select_get() and bpy.context.view_layer.objects.active == ob
+    assert len(ob.data.vertices) > 0 and len(ob.data.polygons) > 0
+    assert all(p.loop_total == 3 for p in ob.data.polygons[:100])
+    assert ob.name in bpy.context.scene.objects
+    print(f"\nreconstruction: {len(ob.data.vertices)} vertices, {len(ob.data.polygons)} faces, "
+          f"{reconstruction['seconds']:.1f} s")
+
+
+def test_size_floor_and_centre(reconstruction):
+    pts = vertex_positions(reconstruction["object"])
+    height = pts[:, 2].max() - pts[:, 2].min()
+    assert abs(height - HEIGHT) / HEIGHT < 0.01
+    assert abs(pts[:, 2].min()) < 0.001
+    centre = (pts[:, :2].min(axis=0) + pts[:, :2].max(axis=0)) / 2
+    assert np.allclose(centre, 0.0, atol=1e-3)
+
+
+def test_colour_attribute_material_and_shading(bpy, reconstruction):
+    me = reconstruction["object"].data
+    attr = me.color_attributes.get("Col")
+    assert attr is not None and attr.data_type == 'FLOAT_COLOR' and attr.domain == 'POINT'
+    assert me.color_attributes.active_color.name == "Col"
+    assert me.color_attributes.render_color_index == me.color_attributes.find("Col")
+    colours = np.empty(len(me.vertices) * 4, np.float32)
+    attr.data.foreach_get("color", colours)
+    colours = colours.reshape(-1, 4)
+    assert colours[:, :3].min() >= 0.0 and colours[:, :3].max() <= 1.0 and colours[:, :3].std() > 0
+    mat = me.materials[0]
+    nodes = [n for n in mat.node_tree.nodes if n.type == 'VERTEX_COLOR']
+    assert nodes and nodes[0].layer_name == "Col" and nodes[0].outputs["Color"].is_linked
+    assert all(p.use_smooth for p in me.polygons[:100])
+    views = [s for a in bpy.context.screen.areas if a.type == 'VIEW_3D' for s in a.spaces if s.type == 'VIEW_3D']
+    assert views and all(v.shading.color_type == 'VERTEX' for v in views)  # 'VERTEX' is shown as "Attribute"
+
+
+def test_provenance(reconstruction, paths_):
+    ob = reconstruction["object"]
+    assert ob["pifuhd_source_photo"] == paths_["photo"]
+    assert ob["pifuhd_model"] == paths_["checkpoint"]
+    assert ob["pifuhd_weights_license"] == "CC BY-NC 4.0"
+    settings = ob["pifuhd_settings"].to_dict()
+    assert settings["resolution"] == RESOLUTION and settings["device"] == "CPU"
+    assert settings["target_height"] == pytest.approx(HEIGHT)
+    assert len(settings["crop"]) == 3
+
+
+def test_redo_with_another_height_reuses_the_result(bpy, reconstruction, paths_):
+    """Adjust Last Operation re-runs execute; the same photo and model reuse the last result at once."""
+    t0 = time.monotonic()
+    result = bpy.ops.pifuhd.reconstruct(filepath=paths_["photo"], checkpoint=paths_["checkpoint"],
+                                        resolution=RESOLUTION, device='CPU', target_height=1.2)
+    assert result == {'FINISHED'} and time.monotonic() - t0 < 5.0
+    ob = bpy.context.view_layer.objects.active
+    assert ob != reconstruction["object"]
+    pts = vertex_positions(ob)
+    assert abs((pts[:, 2].max() - pts[:, 2].min()) - 1.2) < 0.012
+    bpy.data.objects.remove(ob)
+
+
+def test_blender_image_source(bpy, addon, installed_addon, reconstruction, paths_):
+    """An image loaded in Blender works: unchanged on disk -> its file; packed or edited -> its pixels
+    (flipped to top-down rows, 8-bit), which match the file's."""
+    import cv2
+    from importlib import import_module
+    ops = import_module(f"{installed_addon}.operators")
+    image = bpy.data.images.load(paths_["photo"])
+    client = addon.session.SESSION.client
+    fields, key, source = ops._photo_from_image(image, client)
+    assert fields == {"photo": paths_["photo"]} and source == paths_["photo"]
+    image.pack()
+    fields, key, source = ops._photo_from_image(image, client)
+    arr = np.load(fields["photo_array"])
+    expected = cv2.cvtColor(cv2.imread(paths_["photo"], cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+    assert arr.shape == expected.shape and np.abs(arr.astype(int) - expected).max() <= 1
+    # the operator takes the image by name and reuses the last result (same file, same settings)
+    image.unpack(method='REMOVE')
+    result = bpy.ops.pifuhd.reconstruct(image_name=image.name, checkpoint=paths_["checkpoint"],
+                                        resolution=RESOLUTION, device='CPU', target_height=HEIGHT)
+    assert result == {'FINISHED'}
+    bpy.data.objects.remove(bpy.context.view_layer.objects.active)
+
+
+def test_undo_removes_the_object(bpy, addon, paths_, reconstruction):
+    """One undo step removes the result.
+
+    In the UI, Blender pushes an undo step after an operator with 'UNDO' in bl_options finishes. Headless,
+    operators called from Python push none (and asking for it, ``bpy.ops.x('EXEC_DEFAULT', True)``,
+    segfaults 5.0.1), and ``ed.undo`` needs a window context. So this test pushes the step the UI would push
+    around the operator and checks that undoing it removes everything the operator made."""
+    assert addon.operators.PIFUHD_OT_reconstruct.bl_options >= {'REGISTER', 'UNDO'}
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    window = bpy.context.window_manager.windows[0]
+    area = next(a for a in window.screen.areas if a.type == 'VIEW_3D')
+    with bpy.context.temp_override(window=window, area=area, region=area.regions[-1]):
+        bpy.ops.ed.undo_push(message="before")
+        before = {k: set(getattr(bpy.data, k).keys()) for k in ("objects", "meshes", "materials")}
+        # same settings as the first run: the result is reused, so this is fast
+        result = bpy.ops.pifuhd.reconstruct(filepath=paths_["photo"], checkpoint=paths_["checkpoint"],
+                                            resolution=RESOLUTION, device='CPU', target_height=HEIGHT)
+        assert result == {'FINISHED'}
+        bpy.ops.ed.undo_push(message="Reconstruct from Image")   # what the UI does for an 'UNDO' operator
+        assert len(set(bpy.data.objects.keys()) - before["objects"]) == 1
+        assert bpy.ops.ed.undo() == {'FINISHED'}
+        after = {k: set(getattr(bpy.data, k).keys()) for k in ("objects", "meshes", "materials")}
+        assert after == before
+
+
+@pytest.mark.parametrize("case", ["missing photo", "not an image", "no model", "missing model", "bad model",
+                                  "edit mode"])
+def test_failures_report_and_leave_nothing(bpy, addon, paths_, tmp_path, case):
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    props = {"filepath": paths_["photo"], "checkpoint": paths_["checkpoint"], "resolution": RESOLUTION,
+             "device": 'CPU'}
+    expect = {"missing photo": "Photo not found", "not an image": "not an image", "no model": "Preferences",
+              "missing model": "Model file not found", "bad model": "", "edit mode": "Object Mode"}[case]
+    if case == "missing photo":
+        props["filepath"] = str(tmp_path / "nobody.jpg")
+    elif case == "not an image":
+        bad = tmp_path / "photo.png"
+        bad.write_text("not a picture")
+        props["filepath"] = str(bad)
+    elif case == "no model":
+        props.pop("checkpoint")
+    elif case == "missing model":
+        props["checkpoint"] = str(tmp_path / "pifuhd.pt")
+    elif case == "bad model":
+        bad = tmp_path / "pifuhd.pt"
+        bad.write_bytes(b"\0" * 4096)
+        props["checkpoint"] = str(bad)
+    elif case == "edit mode":
+        bpy.ops.mesh.primitive_cube_add()
+        bpy.ops.object.mode_set(mode='EDIT')
+    before = datablock_counts(bpy)
+    with pytest.raises(RuntimeError) as err:
+        bpy.ops.pifuhd.reconstruct(**props)
+    message = str(err.value)
+    assert message.startswith("Error: ") and "Traceback" not in message
+    assert expect in message, message
+    assert datablock_counts(bpy) == before
+    if case == "edit mode":
+        bpy.ops.object.mode_set(mode='OBJECT')
+
+
+def test_panel_and_settings_registered(bpy, addon):
+    assert hasattr(bpy.types, "VIEW3D_PT_pifuhd")
+    settings = bpy.context.scene.pifuhd
+    assert settings.target_height == pytest.approx(1.75)
+    assert [i.identifier for i in settings.bl_rna.properties["quality"].enum_items] == ["256", "384", "512"]
+    assert [i.identifier for i in settings.bl_rna.properties["device"].enum_items] == ["AUTO", "CPU", "GPU"]
