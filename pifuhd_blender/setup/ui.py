@@ -121,7 +121,7 @@ def _start(operator: Operator, kind: str, job: Job, synchronous: bool) -> set[st
         operator.report({"ERROR"}, "That task is already running: wait for it or cancel it.")
         return {"CANCELLED"}
     _finished.pop(kind, None)
-    if synchronous or bpy.app.background:  # no timers in background mode: run it here
+    if synchronous:
         state = job.run()
         _job_finished(kind, state)
         if state.state == "done":
@@ -131,7 +131,7 @@ def _start(operator: Operator, kind: str, job: Job, synchronous: bool) -> set[st
         return {"CANCELLED"}
     _jobs[kind] = job.start()
     if not bpy.app.timers.is_registered(_poll_jobs):
-        bpy.app.timers.register(_poll_jobs, first_interval=0.2)
+        bpy.app.timers.register(_poll_jobs, first_interval=0.2, persistent=True)  # survives opening a file
     return {"FINISHED"}
 
 
@@ -180,6 +180,10 @@ class _SetupOperator:
         name="Wait", description="Run in the foreground and return when done (for scripts)",
         default=False, options={"SKIP_SAVE", "HIDDEN"})
 
+    @property
+    def foreground(self) -> bool:
+        return self.synchronous or bpy.app.background  # no timers run in background mode
+
 
 class PIFUHD_OT_install_dependencies(_SetupOperator, Operator):
     """Install PyTorch, OpenCV, scikit-image and MediaPipe (pinned versions) into the add-on's own folder"""
@@ -201,7 +205,7 @@ class PIFUHD_OT_install_dependencies(_SetupOperator, Operator):
         def work(progress, cancel):
             return deps.install_dependencies(site, make_steps, log_dir=logs, numpy_version=numpy_version,
                                              progress=progress, cancel=cancel, env=deps.python_env())
-        return _start(self, "deps", Job("deps", work, lambda report: report.message()), self.synchronous)
+        return _start(self, "deps", Job("deps", work, lambda report: report.message()), self.foreground)
 
 
 class PIFUHD_OT_refresh_dependencies(Operator):
@@ -232,7 +236,7 @@ class PIFUHD_OT_check_python(_SetupOperator, Operator):
             if not check.ok:
                 raise SetupError(check.message)
             return check
-        return _start(self, "python", Job("python", work, lambda check: check.message), self.synchronous)
+        return _start(self, "python", Job("python", work, lambda check: check.message), self.foreground)
 
 
 class PIFUHD_OT_download_model(_SetupOperator, Operator):
@@ -260,7 +264,7 @@ class PIFUHD_OT_download_model(_SetupOperator, Operator):
         def work(progress, cancel):
             return weights.download_model(urls, dest, online_access=online, accepted_licence=accepted,
                                           verify=make_verifier(cancel), progress=progress, cancel=cancel)
-        return _start(self, "model", Job("model", work, _installed_message), self.synchronous)
+        return _start(self, "model", Job("model", work, _installed_message), self.foreground)
 
 
 class PIFUHD_OT_install_model_from_file(_SetupOperator, Operator):
@@ -292,7 +296,7 @@ class PIFUHD_OT_install_model_from_file(_SetupOperator, Operator):
         def work(progress, cancel):
             return weights.install_from_file(source, dest, verify=make_verifier(cancel),
                                              accepted_licence=accepted, progress=progress, cancel=cancel)
-        return _start(self, "model", Job("model", work, _installed_message), self.synchronous)
+        return _start(self, "model", Job("model", work, _installed_message), self.foreground)
 
 
 class PIFUHD_OT_cancel_setup(Operator):
@@ -341,6 +345,10 @@ def _wrapped(layout, text: str, context, icon: str = "NONE") -> None:
 def _draw_job(layout, kind: str, context) -> bool:
     """Progress and Cancel while ``kind`` runs (True), else the last result if there is one (False)."""
     job = _jobs.get(kind)
+    if job is not None and not job.alive:  # ended while no timer ran: show its result
+        del _jobs[kind]
+        _job_finished(kind, job.snapshot())
+        job = None
     if job is not None:
         state = job.snapshot()
         row = layout.row(align=True)

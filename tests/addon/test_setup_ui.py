@@ -101,3 +101,26 @@ def test_operators_refuse_clearly_then_install_from_file(registered, tmp_path, c
     assert setup.worker_environment(registered) == {"python": None, "append_paths": [site]}
     registered.python_path = sys.executable
     assert setup.worker_environment(registered) == {"python": sys.executable, "append_paths": []}
+
+
+def test_background_job_progress_cancel_and_result(registered):
+    """The interactive path: a job in a thread, the timer callback (called here: timers don't run headless)
+    and the drawing while it runs; Cancel through the operator."""
+    from pifuhd_blender.setup.jobs import Job, SetupCancelled
+
+    def work(progress, cancel):
+        progress(0.25, "Downloading: 1 of 4 GB")
+        cancel.wait(30)
+        raise SetupCancelled("Cancelled; the partial download is kept.")
+    operator = SimpleNamespace(report=lambda kind, text: None)
+    assert ui._start(operator, "model", Job("model", work), synchronous=False) == {"FINISHED"}
+    assert bpy.app.timers.is_registered(ui._poll_jobs) and ui._poll_jobs() == 0.2
+    log: list = []
+    setup.draw_preferences(Layout(log), registered, bpy.context)
+    assert ("progress", "Downloading: 1 of 4 GB") in log and ("operator", "pifuhd.cancel_setup", True) in log
+    assert ui._start(operator, "model", Job("model", work), synchronous=False) == {"CANCELLED"}  # one at a time
+    assert bpy.ops.pifuhd.cancel_setup(kind="model") == {"FINISHED"}
+    ui._jobs["model"].wait(5)
+    assert ui._poll_jobs() is None and "model" not in ui._jobs
+    assert ui._finished["model"].state == "cancelled"
+    bpy.app.timers.unregister(ui._poll_jobs)
