@@ -185,3 +185,13 @@ def test_preview_shows_the_exact_inputs_with_outline_and_keypoints():
     k25 = np.zeros((25, 3))
     k25[:2] = corners
     assert np.allclose(_to_crop_pixels(k25, crop, 1024)[:2, :2], [[0, 0], [1024, 1024]])
+
+
+def test_tabulated_blend_equals_the_official_one():
+    from backend.input_transform import composite_over_grey
+    from backend.photo.inputs import _over_grey
+
+    rgba = np.random.default_rng(3).integers(0, 256, (300, 500, 4), dtype=np.uint8)
+    rgba[:100, :, 3] = 255
+    rgba[100:150, :, 3] = 0
+    assert np.array_equal(_over_grey(rgba[:, :, :3], rgba[:, :, 3]), composite_over_grey(rgba))

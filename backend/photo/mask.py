@@ -14,6 +14,7 @@ REFINE_SIDE = 512        # GrabCut runs on the person's region shrunk to at most
 REFINE_ITERATIONS = 3
 REFINE_MARGIN = 0.1      # the region is the probable-person box grown by this share of its size per side
 REFINE_BAND = 0.02       # ... and may grow the model's mask by at most this share of the region's longer side
+GRABCUT_SEED = 12345
 SURE_FG, LIKELY_FG, SURE_BG = 0.95, 0.5, 0.05   # probability bands seeding GrabCut's four labels
 
 
@@ -66,6 +67,7 @@ def refine_with_grabcut(photo: np.ndarray, probability: np.ndarray, side: int = 
     if person.all() or not person.any() or (labels == cv2.GC_BGD).sum() + (labels == cv2.GC_PR_BGD).sum() == 0:
         return probability_to_mask(probability, (W, H))
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(GRABCUT_SEED)     # GrabCut's k-means start is random: same photo, same mask
     cv2.grabCut(cv2.cvtColor(region, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, iterations,
                 cv2.GC_INIT_WITH_MASK)
     fg = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8) * 255
