@@ -217,3 +217,81 @@ def test_panel_and_settings_registered(bpy, addon):
     assert settings.target_height == pytest.approx(1.75)
     assert [i.identifier for i in settings.bl_rna.properties["quality"].enum_items] == ["256", "384", "512"]
     assert [i.identifier for i in settings.bl_rna.properties["device"].enum_items] == ["AUTO", "CPU", "GPU"]
+
+
+class RecordingLayout:
+    """Stands in for UILayout (background mode draws no UI): records labels, props and operators, and
+    fails on a property name that does not exist."""
+
+    def __init__(self, log):
+        self.log, self.enabled, self.scale_y, self.use_property_split = log, True, 1.0, False
+
+    def _child(self, *args, **kwargs):
+        return RecordingLayout(self.log)
+    row = column = box = _child
+
+    def label(self, text="", icon='NONE'):
+        self.log.append(("label", text))
+
+    def prop(self, data, name, **kwargs):
+        getattr(data, name)
+        self.log.append(("prop", name))
+
+    def operator(self, idname, **kwargs):
+        self.log.append(("operator", idname))
+
+    def progress(self, **kwargs):
+        self.log.append(("progress", kwargs.get("text")))
+
+    def template_ID(self, data, name, **kwargs):
+        getattr(data, name)
+        self.log.append(("template_ID", name))
+
+    def template_icon(self, **kwargs):
+        self.log.append(("icon", kwargs.get("icon_value")))
+
+    def separator(self, **kwargs):
+        pass
+
+
+def draw_panel(bpy, addon):
+    from types import SimpleNamespace
+    log = []
+    addon.panel.VIEW3D_PT_pifuhd.draw(SimpleNamespace(layout=RecordingLayout(log)), bpy.context)
+    return log
+
+
+def test_panel_draws_idle_and_busy(bpy, addon):
+    bpy.context.scene.pifuhd.source = 'FILE'
+    log = draw_panel(bpy, addon)
+    props = [e[1] for e in log if e[0] == "prop"]
+    assert props == ["source", "filepath", "quality", "device", "remove_background", "target_height",
+                     "use_colors"]
+    assert ("operator", "pifuhd.reconstruct") in log and ("operator", "pifuhd.preview") in log
+    assert any(e[0] == "label" and (" on CPU" in e[1] or "Last run" in e[1]) for e in log)  # the estimate
+    bpy.context.scene.pifuhd.source = 'IMAGE'
+    assert ("template_ID", "image") in draw_panel(bpy, addon)
+    bpy.context.scene.pifuhd.source = 'FILE'
+
+    session = addon.session.SESSION
+    busy = type("BusyJob", (), {"finished": False, "fraction": 0.4, "op": "reconstruct"})()
+    saved = session.job
+    session.job = busy
+    session.set_status("Running the networks… 40%", 0.4)
+    try:
+        log = draw_panel(bpy, addon)
+        assert ("progress", "Running the networks… 40%") in log and ("operator", "pifuhd.cancel") in log
+        assert ("operator", "pifuhd.reconstruct") not in log
+        assert not bpy.ops.pifuhd.reconstruct.poll()        # one job at a time
+    finally:
+        session.job = saved
+
+
+def test_preview_of_what_the_network_sees(bpy, addon, paths_):
+    bpy.context.scene.pifuhd.source = 'FILE'
+    bpy.context.scene.pifuhd.filepath = paths_["photo"]
+    assert bpy.ops.pifuhd.preview() == {'FINISHED'}
+    image = bpy.data.images["PIFuHD Preview"]
+    assert image.size[0] >= 512 and image.size[1] >= 512 and image.packed_file is not None
+    log = draw_panel(bpy, addon)                   # the panel makes the image's preview icon and shows it
+    assert image.preview is not None and ("icon", image.preview.icon_id) in log
