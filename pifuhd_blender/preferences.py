@@ -96,15 +96,15 @@ def _draw(self, context) -> None:
         path, _problem = resolve_checkpoint(context)
         box.label(text=f"Using: {path}" if path else "No model installed yet: download it or install it "
                                                       "from a file below.")
-    box.label(text=f"The PIFuHD weights are licensed {WEIGHTS_LICENSE}: non-commercial use only.", icon='INFO')
     row = box.row()
     row.prop(self, "keep_model_loaded")
     row.operator("pifuhd.free_memory", icon='X')
-    drawn = False
-    for hook in setup_hooks("draw_preferences"):
-        hook(self, context, layout)
-        drawn = True
-    if not drawn:
+    hooks = setup_hooks("draw_preferences")
+    for hook in hooks:
+        hook(self, context, layout)  # dependencies, licence, download / install from file
+    if not hooks:
+        box.label(text=f"The PIFuHD weights are licensed {WEIGHTS_LICENSE}: non-commercial use only.",
+                  icon='INFO')
         layout.label(text="The dependency installer and model download are not part of this build.",
                      icon='ERROR')
 

@@ -238,7 +238,9 @@ class RecordingLayout:
         self.log.append(("prop", name))
 
     def operator(self, idname, **kwargs):
+        from types import SimpleNamespace
         self.log.append(("operator", idname))
+        return SimpleNamespace()  # operator properties get set on it
 
     def progress(self, **kwargs):
         self.log.append(("progress", kwargs.get("text")))
@@ -295,3 +297,21 @@ def test_preview_of_what_the_network_sees(bpy, addon, paths_):
     assert image.size[0] >= 512 and image.size[1] >= 512 and image.packed_file is not None
     log = draw_panel(bpy, addon)                   # the panel makes the image's preview icon and shows it
     assert image.preview is not None and ("icon", image.preview.icon_id) in log
+
+
+def test_preferences_draw_with_the_setup_sections(bpy, addon, installed_addon):
+    """The preferences panel (ours: model file, memory; the set-up's: dependencies, licence, download)."""
+    prefs = bpy.context.preferences.addons[installed_addon].preferences
+    assert prefs.model_path == "" and prefs.keep_model_loaded
+
+    class Proxy:
+        def __init__(self, layout):
+            self.layout = layout
+
+        def __getattr__(self, name):
+            return getattr(prefs, name)
+
+    log = []
+    addon.preferences._draw(Proxy(RecordingLayout(log)), bpy.context)
+    assert ("prop", "model_path") in log and ("operator", "pifuhd.free_memory") in log
+    assert any("CC BY-NC 4.0" in e[1] for e in log if e[0] == "label")
