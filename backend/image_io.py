@@ -60,6 +60,9 @@ def decode_image(data: bytes, source: str = "image") -> np.ndarray:
     except Image.DecompressionBombError:
         raise ImageError(f"{source} is too large to open safely: use a photo under "
                          f"{MAX_PIXELS // 1_000_000} megapixels.") from None
+    except Exception as err:  # the header itself is cut short or garbled
+        raise ImageError(f"{source} is damaged or incomplete (truncated?): {err}. "
+                         "Save or download the photo again.") from None
     w, h = im.size
     if w * h > MAX_PIXELS:
         raise ImageError(f"{source} is too large ({w}x{h} pixels, {w * h / 1e6:.0f} MP): "

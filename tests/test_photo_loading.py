@@ -153,6 +153,7 @@ def test_bad_files_give_clear_errors(tmp_path, upright):
         "truncated.jpg": (jpeg[: len(jpeg) // 3], "damaged or incomplete"),
         "truncated.png": (png[: len(png) // 2], "damaged or incomplete"),
         "garbled.jpg": (jpeg[:600] + bytes(range(256)) * 40, "damaged or incomplete"),
+        "header.jpg": (b"\xff\xd8\xff\xe0 only the start of a jpeg", "damaged or incomplete"),
         "tiny.png": (_encoded(upright[:100, :300], "PNG"), "too small"),
         "phone.heic": (b"\0\0\0\x18ftypheic" + b"\0" * 200, "HEIC"),
         "huge.png": (png_header_only(20000, 20000), "too large"),
