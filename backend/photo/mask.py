@@ -62,14 +62,18 @@ def refine_with_grabcut(photo: np.ndarray, probability: np.ndarray, side: int = 
     # GrabCut may only move the edge by a band around the model's mask, so it cannot leak into a
     # background that resembles the person (paving, rocks, sky).
     band = max(int(REFINE_BAND * max(size)), 1)
-    near = cv2.dilate(person.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)
+    near = cv2.dilate(person.astype(np.uint8), disc)
     labels[near == 0] = cv2.GC_BGD
-    if person.all() or not person.any() or (labels == cv2.GC_BGD).sum() + (labels == cv2.GC_PR_BGD).sum() == 0:
+    if person.all() or not person.any():
         return probability_to_mask(probability, (W, H))
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(GRABCUT_SEED)     # GrabCut's k-means start is random: same photo, same mask
-    cv2.grabCut(cv2.cvtColor(region, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, iterations,
-                cv2.GC_INIT_WITH_MASK)
+    try:
+        cv2.grabCut(cv2.cvtColor(region, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, iterations,
+                    cv2.GC_INIT_WITH_MASK)
+    except cv2.error:                # degenerate colour statistics: keep the model's own mask
+        return probability_to_mask(probability, (W, H))
     fg = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8) * 255
     fg = cv2.resize(fg, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) > 127
     out = np.zeros((H, W), dtype=bool)

@@ -126,12 +126,16 @@ def prepare_photo(image: str | os.PathLike | np.ndarray, *, remove_background: b
 
     t = time.perf_counter()
     replace = remove_background and not cutout
+    notes = []
+    if replace and not mask.any():
+        replace = False
+        notes.append("The person could not be separated from the background, so the background was kept.")
     inputs = network_inputs(photo, crop, mask if replace else None, coarse_size, fine_size)
     seconds["inputs"] = _lap(t)
 
     model_mask = mask if cutout else person.probability > SURE
     warnings = (people_warning(len(people)) + framing_warnings(keypoints, model_mask, (W, H))
-                + size_warning(crop[2], fine_size))
+                + size_warning(crop[2], fine_size) + notes)
     t = time.perf_counter()
     lines = [f"photo {W}x{H}, crop x={crop[0]} y={crop[1]} side={crop[2]} ({crop_source})",
              f"people found: {len(people)}; background " + ("replaced" if replace or cutout else "kept")]
