@@ -227,6 +227,22 @@ def test_import_backend_does_not_load_mediapipe():
     assert json.loads(out) == [False, False]
 
 
+def test_without_mediapipe_a_clear_error_that_is_also_an_import_error():
+    code = """
+import sys
+sys.modules["mediapipe"] = None          # as if it were not installed
+import backend
+from backend.errors import PIFuHDError
+try:
+    backend.prepare_photo(sys.argv[1])
+except ImportError as err:
+    print(isinstance(err, PIFuHDError), err.name, "mediapipe==0.10.21" in str(err), "--no-detect" in str(err))
+"""
+    run = subprocess.run([sys.executable, "-c", code, str(PHOTOS / "yoga_tree_white.jpg")], cwd=REPO,
+                         capture_output=True, text=True)
+    assert run.stdout.split() == ["True", "mediapipe", "True", "True"], run.stderr[-2000:]
+
+
 BIG = """
 import resource, sys, time
 import backend

@@ -26,6 +26,11 @@ INSTALL_HINT = ("Photo preparation needs MediaPipe 0.10.21 (it ships the pose mo
                 "matplotlib (see requirements.txt). Or skip detection (--no-detect) and give a crop.")
 
 
+class MediaPipeMissing(PIFuHDError, ImportError):
+    """MediaPipe (0.10.21) is not installed: a PIFuHDError for front ends, an ImportError (``name`` set) for
+    callers that fall back to using the photo as it is."""
+
+
 @dataclass
 class Detection:
     """One person found in the detection copy (``h`` x ``w`` pixels).
@@ -72,7 +77,7 @@ class PoseDetector:
             try:
                 from mediapipe.python.solutions import pose as mp_pose
             except ImportError as err:
-                raise PIFuHDError(f"{INSTALL_HINT} ({err})") from None
+                raise MediaPipeMissing(f"{INSTALL_HINT} ({err})", name="mediapipe") from None
             # Complexity 0 and 2 would download their models at run time; 1 is inside the wheel.
             self._pose = mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True)
         return self._pose
