@@ -65,6 +65,12 @@ def _photo_from_image(image: bpy.types.Image, client) -> tuple[dict, tuple, str]
     return {"photo_array": npy, "photo_name": image.name}, ("image", digest), f"Blender image '{image.name}'"
 
 
+def _client(context):
+    """The session's worker client, started the way the preferences (and the set-up) say."""
+    env = preferences.worker_environment(context)
+    return SESSION.get_client(env["python"], env["prepend"], env["append"], env["env"])
+
+
 def _stage_text(job) -> str:
     label = STAGE_LABELS.get(job.stage, job.stage.capitalize())
     return f"{label}… {job.fraction * 100:.0f}%"
@@ -151,8 +157,7 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
 
     def _start(self, context):
         """(request, job) for a new worker job, or (request, None) when the last result can be reused."""
-        env = preferences.worker_environment(context)
-        client = SESSION.get_client(env["python"], env["prepend"], env["append"], env["env"])
+        client = _client(context)
         request = self._make_request(context, client)
         if SESSION.cached(request.key) is not None:
             return request, None
@@ -323,8 +328,7 @@ class PIFUHD_OT_preview(bpy.types.Operator):
 
     def _submit(self, context):
         settings = context.scene.pifuhd
-        env = preferences.worker_environment(context)
-        client = SESSION.get_client(env["python"], env["prepend"], env["append"], env["env"])
+        client = _client(context)
         if settings.source == 'IMAGE':
             if settings.image is None:
                 raise UserError("Choose an image first.")
