@@ -315,3 +315,63 @@ def test_preferences_draw_with_the_setup_sections(bpy, addon, installed_addon):
     addon.preferences._draw(Proxy(RecordingLayout(log)), bpy.context)
     assert ("prop", "model_path") in log and ("operator", "pifuhd.free_memory") in log
     assert any("CC BY-NC 4.0" in e[1] for e in log if e[0] == "label")
+
+
+def modal_driver(bpy, addon):
+    """Something that runs the operator's modal code the way Blender would. Headless Blender never calls
+    ``modal()`` (no event loop) and operator instances cannot be made by hand, so the operator's own
+    functions are bound to a stand-in and fed timer and key events."""
+    from types import SimpleNamespace
+    cls = addon.operators.PIFUHD_OT_reconstruct
+
+    class Driver:
+        modal, _end_modal, _guarded, _conclude, _fail = (cls.__dict__[n] for n in (
+            "modal", "_end_modal", "_guarded", "_conclude", "_fail"))
+
+        def __init__(self, job, request):
+            self._job, self._request, self.reports = job, request, []
+            self.resolution, self.device, self.target_height = RESOLUTION, 'CPU', HEIGHT
+            self.use_colors = self.remove_background = True
+            self._timer = bpy.context.window_manager.event_timer_add(0.1, window=bpy.context.window)
+
+        def report(self, level, message):
+            self.reports.append((set(level), message))
+
+        def event(self, kind, value='NOTHING'):
+            return self.modal(bpy.context, SimpleNamespace(type=kind, value=value))
+
+    return Driver
+
+
+@pytest.mark.parametrize("how", ["cancel button", "escape key"])
+def test_modal_progress_and_cancel(bpy, addon, paths_, how):
+    """The invoke path's loop: timer events show progress in the status; Cancel (the panel's button or Esc)
+    stops the worker's job within about a second; nothing is added."""
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    ops, session = addon.operators, addon.session.SESSION
+    client = ops._client(bpy.context)
+    job = client.submit("reconstruct", out=client.temp_path("modal.npz"), photo=paths_["photo"],
+                        checkpoint=paths_["checkpoint"], device="cpu", resolution=RESOLUTION,
+                        remove_background=True)
+    session.job, session.cancel_requested = job, False
+    request = ops.Request({"checkpoint": paths_["checkpoint"]}, ("modal test",), paths_["photo"], "PIFuHD x")
+    driver = modal_driver(bpy, addon)(job, request)
+    before = datablock_counts(bpy)
+    end = time.monotonic() + 120
+    while job.stage not in ("prepare", "networks") and time.monotonic() < end:
+        assert driver.event('TIMER') == {'PASS_THROUGH'}
+        time.sleep(0.05)
+    assert job.fraction > 0 and "%" in session.status.text and session.busy()
+    assert driver.event('MOUSEMOVE') == {'PASS_THROUGH'}          # Blender stays usable meanwhile
+    t0 = time.monotonic()
+    if how == "cancel button":
+        assert bpy.ops.pifuhd.cancel() == {'FINISHED'}
+    else:
+        assert driver.event('ESC', 'PRESS') == {'RUNNING_MODAL'}  # Esc is taken, not passed on
+    result = {'PASS_THROUGH'}
+    while result == {'PASS_THROUGH'} and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+        result = driver.event('TIMER')
+    assert result == {'CANCELLED'} and time.monotonic() - t0 < 1.6
+    assert any("cancelled" in message for _, message in driver.reports)
+    assert datablock_counts(bpy) == before and not session.busy() and not session.cancel_requested
