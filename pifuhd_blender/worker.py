@@ -118,6 +118,7 @@ class _Worker:
         try:
             import numpy  # noqa: F401
             import backend
+            import backend.engine  # noqa: F401  (backend loads lazily: this is what needs torch)
             self.backend = backend
         except ImportError as err:
             missing = getattr(err, "name", None) or str(err)
@@ -129,17 +130,18 @@ class _Worker:
     # -- helpers
     def load_photo(self, msg: dict):
         import numpy as np
+        from backend.engine import as_image
         from backend.errors import ImageError
         if msg.get("photo_array"):
             try:
                 arr = np.load(msg["photo_array"], allow_pickle=False)
             except (OSError, ValueError) as err:
                 raise ImageError(f"Could not read the image handed over by Blender ({err}).") from None
-            return self.backend.engine.as_image(arr), msg.get("photo_name") or "Blender image"
+            return as_image(arr), msg.get("photo_name") or "Blender image"
         photo = msg.get("photo")
         if not photo:
             raise ImageError("No photo was given: choose a photo file or an image loaded in Blender.")
-        return self.backend.engine.as_image(photo), photo
+        return as_image(photo), photo
 
     def get_model(self, checkpoint: str, device: str):
         from backend.errors import CheckpointError
@@ -165,11 +167,11 @@ class _Worker:
         Returns (inputs or None, warnings, preview or None); None inputs mean "use the engine's default crop"
         (the alpha's extent for a cut-out, else the whole photo).
         """
-        prepare_photo = getattr(self.backend, "prepare_photo", None)
-        if prepare_photo is None:
-            return None, ["Person detection is not part of this version: the photo was used as it is "
-                          "(a cut-out PNG with transparency works best)."], None
         try:
+            prepare_photo = getattr(self.backend, "prepare_photo", None)  # loaded on first use
+            if prepare_photo is None:
+                return None, ["Person detection is not part of this version: the photo was used as it is "
+                              "(a cut-out PNG with transparency works best)."], None
             prepared = prepare_photo(photo, remove_background=remove_background,
                                      coarse_size=sizes[0], fine_size=sizes[1])
         except ImportError as err:
