@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test bench addon clean
+.PHONY: venv demo test test-bpy42 bench addon clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q tests
+
+# The add-on tests again on Blender 4.2 LTS (bpy 4.2.x, its own venv in /tmp). CI runs this too.
+test-bpy42:
+	bash tests/addon/run_bpy42.sh
+
+# The installable add-on zip, checked by Blender's own validator: dist/pifuhd_reconstruct-<version>.zip
+addon: venv
+	$(PY) build_addon.py --validate
 
 bench: venv
 	$(PY) benchmarks/bench_engine.py
