@@ -1,0 +1,204 @@
+"""Train the small demo PIFuHD on synthetic people and save it in the official checkpoint layout.
+
+    python -m training.train --seed 0 --out models/demo/pifuhd_demo.pt
+
+What is trained: the coarse level (``netG``: image filter + point MLP) on the ``loadSize`` input, with
+points near and away from the exact surface and BCE on their exact occupancy. The fine level keeps the
+architecture (its own image filter and MLP), but on a CPU budget it is not trained: its MLP is set to an
+exact copy of the coarse MLP's layers after ``merge_layer`` with zero weights on the fine image features,
+so the two-level network's output equals the coarse level's; its image filter keeps its seeded random
+initialisation. The saved file loads with ``backend.load_model``.
+
+People: training seeds ``0 .. people-1``; validation seeds 800000+; the test and example seeds
+(900000+) are never used here. The dataset is cached under ``--cache`` (re-made identically from seeds).
+``--init`` continues from a previous run's checkpoint (fresh optimiser and schedule).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from backend.checkpoint import save_checkpoint
+from backend.networks import LevelOptions, PIFuHD
+
+from .dataset import Example, prepare_dataset, sample_points
+from .people import sample_person
+
+VALIDATION_SEEDS = tuple(range(800000, 800006))
+
+
+def options(size: int) -> tuple[dict, dict]:
+    """Coarse (``opt_netG``) and fine (``opt``) options of the demo network for a ``size`` coarse input."""
+    coarse = dict(loadSize=size, loadSizeBig=2 * size, loadSizeLocal=size, num_stack=1, hg_depth=2, hg_dim=32,
+                  hg_down="ave_pool", norm="group", mlp_dim=[33, 128, 128, 64, 1], mlp_res_layers=[1],
+                  mlp_norm="none", merge_layer=1, z_size=200.0, use_front_normal=False, use_back_normal=False,
+                  train_full_pifu=True)
+    fine = dict(loadSize=2 * size, loadSizeBig=2 * size, loadSizeLocal=size, num_stack=1, hg_depth=1, hg_dim=8,
+                hg_down="no_down", norm="group", mlp_dim=[8 + 128, 64, 1], mlp_res_layers=[], mlp_norm="none",
+                merge_layer=-1, z_size=200.0, use_front_normal=False, use_back_normal=False, train_full_pifu=True)
+    return coarse, fine
+
+
+def build(size: int) -> tuple[PIFuHD, dict, dict]:
+    coarse, fine = options(size)
+    net = PIFuHD(LevelOptions.from_namespace(coarse, fine=False), LevelOptions.from_namespace(fine, fine=True))
+    return net, coarse, fine
+
+
+@torch.no_grad()
+def copy_head_to_fine(net: PIFuHD) -> None:
+    """Make the fine MLP reproduce the coarse MLP's layers after ``merge_layer`` (fine features weighted 0)."""
+    src = net.netG.mlp.filters[net.netG.mlp.merge_layer + 1:]
+    dst = net.mlp.filters
+    if len(src) != len(dst):
+        raise ValueError("fine MLP depth must equal the coarse MLP's depth after merge_layer")
+    n_fine = net.opt.hg_dim
+    for k, (s, d) in enumerate(zip(src, dst)):
+        d.bias.copy_(s.bias)
+        if k == 0:
+            d.weight.zero_()
+            d.weight[:, n_fine:].copy_(s.weight)
+        else:
+            d.weight.copy_(s.weight)
+
+
+def save(net: PIFuHD, coarse: dict, fine: dict, path: Path) -> None:
+    """Fine head from the coarse one, then the official layout in float16 (the loader casts to float32)."""
+    copy_head_to_fine(net)
+    half = copy.deepcopy(net).half()
+    save_checkpoint(half, coarse, fine, path)
+
+
+def batch(examples: list[Example], idx: list[int], n_points: int, rng: np.random.Generator,
+          photo_share: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images [B,3,S,S] in [-1,1], points [B,3,N] (cube), labels [B,1,N]; random mirror and backdrop."""
+    imgs, pts, labs = [], [], []
+    for i in idx:
+        ex = examples[i]
+        shape = sample_person(ex.seed)
+        p, lab = sample_points(ex, shape, n_points, rng)
+        img = ex.images[1 if rng.random() < photo_share else 0]
+        if rng.random() < 0.5:  # mirror: image columns and cube x flip together (align_corners NDC)
+            img = img[:, ::-1]
+            p = p * np.array([-1, 1, 1], np.float32)
+        imgs.append(torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 127.5 - 1.0)
+        pts.append(torch.from_numpy(p.T.copy()))
+        labs.append(torch.from_numpy(lab)[None])
+    return torch.stack(imgs), torch.stack(pts), torch.stack(labs)
+
+
+@torch.no_grad()
+def validate(net: PIFuHD, examples: list[Example], calib: torch.Tensor) -> float:
+    """Point IoU (threshold 0.5) on fixed points of the validation people (alpha-path images)."""
+    inter = union = 0.0
+    for ex in examples:
+        rng = np.random.default_rng(ex.seed)
+        p, lab = sample_points(ex, sample_person(ex.seed), 8000, rng)
+        img = torch.from_numpy(ex.images[0]).permute(2, 0, 1).float()[None] / 127.5 - 1.0
+        feat = net.netG.filter(img, [])
+        pred, _ = net.netG.query(feat, torch.from_numpy(p.T.copy())[None], calib)
+        inside = pred[0, 0].numpy() > 0.5
+        truth = lab > 0.5
+        inter += float((inside & truth).sum())
+        union += float((inside | truth).sum())
+    return inter / max(union, 1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the sampling")
+    ap.add_argument("--out", type=Path, default=Path("models/demo/pifuhd_demo.pt"))
+    ap.add_argument("--people", type=int, default=320, help="training people (seeds 0..people-1)")
+    ap.add_argument("--size", type=int, default=256, help="coarse input size (loadSize); fine is twice")
+    ap.add_argument("--render-size", type=int, default=512, help="render size of the training images")
+    ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--batch", type=int, default=2, help="images per step")
+    ap.add_argument("--points", type=int, default=5000, help="points per image per step")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--photo-share", type=float, default=0.2, help="share of steps on the opaque photo")
+    ap.add_argument("--cache", type=Path, default=Path(".cache/demo_data"))
+    ap.add_argument("--workers", type=int, default=2, help="rendering processes")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this demo checkpoint (a previous run's output) instead of a random init")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    t0 = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - t0:7.0f}s] {msg}", flush=True)
+
+    log(f"args {vars(args)}; machine {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}")
+    train = prepare_dataset(list(range(args.people)), args.size, args.render_size, args.cache, args.workers, log)
+    val = prepare_dataset(list(VALIDATION_SEEDS), args.size, args.render_size, args.cache, args.workers, log)
+    t_data = time.time() - t0
+    log(f"dataset ready: {len(train)} training, {len(val)} validation people")
+
+    net, coarse, fine = build(args.size)
+    init_record = None
+    if args.init is not None:
+        from backend.checkpoint import read_checkpoint
+
+        net.load_state_dict(read_checkpoint(args.init).state_dict)  # float16 -> float32
+        record = args.init.with_suffix(".train.json")
+        init_record = json.loads(record.read_text()) if record.is_file() else None
+        log(f"initialised from {args.init}")
+    net.train()
+    params = list(net.netG.image_filter.parameters()) + list(net.netG.mlp.parameters())
+    opt = torch.optim.Adam(params, lr=args.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05,
+                                                div_factor=10.0, final_div_factor=50.0)
+    calib = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0]))[None]
+    order = np.concatenate([rng.permutation(len(train)) for _ in range(args.steps * args.batch // len(train) + 1)])
+    history = []
+    running = []
+    for step in range(1, args.steps + 1):
+        idx = order[(step - 1) * args.batch: step * args.batch].tolist()
+        img, pts, lab = batch(train, idx, args.points, rng, args.photo_share)
+        feat = net.netG.filter(img, [])
+        pred, _ = net.netG.query(feat, pts, calib.expand(len(idx), 4, 4))
+        loss = F.binary_cross_entropy(pred.clamp(1e-5, 1 - 1e-5), lab)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            inside, truth = pred > 0.5, lab > 0.5
+            iou = float((inside & truth).sum()) / max(float((inside | truth).sum()), 1.0)
+        running.append((float(loss), iou))
+        if step % 10 == 0:
+            m = np.mean(running, axis=0)
+            running = []
+            log(f"step {step}/{args.steps} loss {m[0]:.4f} point-IoU {m[1]:.3f} lr {sched.get_last_lr()[0]:.2e}")
+        if step % args.save_every == 0 or step == args.steps:
+            net.eval()
+            v = validate(net, val, calib)
+            net.train()
+            history.append({"step": step, "val_point_iou": round(v, 4), "seconds": round(time.time() - t0)})
+            save(net, coarse, fine, args.out)
+            log(f"validation point-IoU {v:.3f}; saved {args.out}")
+    total = time.time() - t0
+    info = {"command": "python -m training.train " + " ".join(argv or __import__("sys").argv[1:]),
+            "seed": args.seed, "seconds_total": round(total), "seconds_dataset": round(t_data),
+            "machine": f"{platform.machine()} {platform.node()}", "cpu_threads": args.threads,
+            "torch": torch.__version__, "history": history, "init": str(args.init) if args.init else None,
+            "init_record": init_record, "args": {k: str(v) for k, v in vars(args).items()}}
+    args.out.with_suffix(".train.json").write_text(json.dumps(info, indent=1))
+    log(f"done in {total:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
