@@ -11,8 +11,9 @@ def face_components(faces: np.ndarray, n_vertices: int) -> tuple[int, np.ndarray
     """(number of pieces, piece label [F] of each face); faces sharing a vertex are in one piece."""
     if len(faces) == 0:
         return 0, np.zeros(0, np.int64)
-    n, labels = connected_components(adjacency(faces, n_vertices), directed=False)
-    return int(n), labels[np.asarray(faces)[:, 0]]
+    _, labels = connected_components(adjacency(faces, n_vertices), directed=False)
+    pieces, dense = np.unique(labels[np.asarray(faces)[:, 0]], return_inverse=True)   # unused vertices: none
+    return len(pieces), dense.ravel()
 
 
 def keep_largest(vertices: np.ndarray, faces: np.ndarray, min_fraction: float | None = None
