@@ -52,6 +52,11 @@ class Placement:
         m[:3, 3] = self.offset
         return m
 
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Other cube-frame points [N, 3] (e.g. body keypoints at z = 0) -> the same Blender world frame as the
+        placed mesh, float64 [N, 3]."""
+        return cube_to_blender(points) * self.scale + np.asarray(self.offset)
+
 
 def cube_to_blender(points: np.ndarray) -> np.ndarray:
     """Points [N, 3] in the normalised cube frame -> the same points in Blender's axes (no scaling)."""

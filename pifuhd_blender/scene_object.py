@@ -76,11 +76,34 @@ def show_attribute_colors(context) -> None:
                         pass
 
 
+KEYPOINTS = PREFIX + "keypoints"
+KEYPOINTS_LAYOUT = ("BODY_25 keypoints, 25 rows of (X, Z, confidence) in this object's local frame (metres); "
+                    "the photo gives no depth (Y)")
+
+
+def keypoints_to_local(keypoints_cube: np.ndarray, transform) -> np.ndarray:
+    """Cube-frame keypoints [N, 3] (x, y, confidence) -> [N, 3] (X, Z, confidence) in the placed mesh's frame."""
+    kp = np.asarray(keypoints_cube, dtype=np.float64).reshape(-1, 3)
+    world = transform.apply(np.c_[kp[:, :2], np.zeros(len(kp))])
+    return np.c_[world[:, 0], world[:, 2], kp[:, 2]]
+
+
+def stored_keypoints(ob) -> np.ndarray | None:
+    """The object's keypoints [25, 3] (X, Z, confidence) in its local frame, or None."""
+    value = ob.get(KEYPOINTS) if ob is not None else None
+    if value is None:
+        return None
+    arr = np.asarray(list(value), dtype=np.float64)
+    return arr.reshape(-1, 3) if arr.size and arr.size % 3 == 0 else None
+
+
 def build_person(context, cube_vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None, *,
-                 name: str, target_height: float, provenance: dict) -> bpy.types.Object:
+                 name: str, target_height: float, provenance: dict,
+                 keypoints: np.ndarray | None = None) -> bpy.types.Object:
     """Create the placed, coloured object from the engine's cube-frame arrays, link it into the active
-    collection, make it the only selected and the active object. Raises ``placement.PlacementError`` or
-    ``ValueError`` with a user-facing message; on any failure nothing is left in ``bpy.data``."""
+    collection, make it the only selected and the active object. ``keypoints``: BODY_25 [25, 3] (cube x, y,
+    confidence) from photo preparation, stored on the object for the rig. Raises ``placement.PlacementError``
+    or ``ValueError`` with a user-facing message; on any failure nothing is left in ``bpy.data``."""
     placement = paths.load_placement()
     faces = np.asarray(faces, np.int32).reshape(-1, 3)
     if len(faces) == 0:
@@ -103,6 +126,9 @@ def build_person(context, cube_vertices: np.ndarray, faces: np.ndarray, colors: 
         for key, value in provenance.items():
             ob[PREFIX + key] = value
         ob[PREFIX + "scale"] = transform.scale
+        if keypoints is not None and np.size(keypoints):
+            ob[KEYPOINTS] = [float(v) for v in keypoints_to_local(keypoints, transform).ravel()]
+            ob[KEYPOINTS + "_layout"] = KEYPOINTS_LAYOUT
         collection = context.collection or context.scene.collection
         collection.objects.link(ob)
         for other in context.selected_objects:

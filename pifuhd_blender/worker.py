@@ -13,7 +13,8 @@ Protocol: one JSON object per line (UTF-8). Blender -> worker on the worker's st
 
     {"op": "reconstruct", "id": 1, "photo": "/path.jpg" | null, "photo_array": "/tmp/x.npy" | null,
      "checkpoint": "/path/pifuhd.pt", "device": "auto|cpu|gpu", "resolution": 256,
-     "remove_background": true, "out": "/tmp/result-1.npz"}
+     "remove_background": true, "out": "/tmp/result-1.npz",
+     "gameready": {"cleanup": true, "color_fill": true, "target_faces": 30000}}   # optional; 0 = no decimation
     {"op": "preview", "id": 2, "photo": ..., "photo_array": ..., "remove_background": true, "out": "/tmp/p.png"}
     {"op": "cancel", "id": 1}          # stop job 1 (acted on at once, even while it runs)
     {"op": "quit"}                     # end the worker (EOF on stdin does the same)
@@ -31,7 +32,10 @@ stderr, so stray prints from libraries never corrupt the protocol; stderr goes t
     {"type": "cancelled", "id": 1}
 
 Result arrays travel in an uncompressed ``.npz`` (``vertices`` [V,3] float32 in the cube frame, ``faces``
-[F,3] int32, ``colors`` [V,3] float32 sRGB values), written to a temporary name and renamed when complete.
+[F,3] int32, ``colors`` [V,3] float32 sRGB values, and when photo preparation ran ``keypoints`` [25,3] float64:
+the BODY_25 keypoints as (cube x, cube y, confidence), see ``backend/keypoints.py``), written to a temporary
+name and renamed when complete. The game-ready steps (``backend.meshops``: clean-up, colour fill, decimation)
+run after the reconstruction when the job asks for them; one that is not available becomes a warning.
 Every job ends with exactly one of ``result``, ``error`` or ``cancelled``.
 """
 from __future__ import annotations
@@ -164,22 +168,72 @@ class _Worker:
     def prepare(self, photo, remove_background: bool, sizes: tuple[int, int] = (512, 1024)):
         """Photo preparation (person detection, crop, background) when the backend has it.
 
-        Returns (inputs or None, warnings, preview or None); None inputs mean "use the engine's default crop"
-        (the alpha's extent for a cut-out, else the whole photo).
+        Returns (inputs or None, warnings, preview or None, keypoints or None); None inputs mean "use the
+        engine's default crop" (the alpha's extent for a cut-out, else the whole photo). keypoints: BODY_25
+        [25, 3] (cube x, cube y, confidence) for the fine input of ``sizes``.
         """
         try:
             prepare_photo = getattr(self.backend, "prepare_photo", None)  # loaded on first use
             if prepare_photo is None:
                 return None, ["Person detection is not part of this version: the photo was used as it is "
-                              "(a cut-out PNG with transparency works best)."], None
+                              "(a cut-out PNG with transparency works best)."], None, None
             prepared = prepare_photo(photo, remove_background=remove_background,
                                      coarse_size=sizes[0], fine_size=sizes[1])
         except ImportError as err:
             print(f"worker: photo preparation unavailable: {err!r}", file=sys.stderr)
             return None, [f"Person detection needs a package that is missing ({getattr(err, 'name', err)}): "
-                          "the photo was used as it is. Install dependencies in the add-on's preferences."], None
+                          "the photo was used as it is. Install dependencies in the add-on's preferences."], None, None
+        keypoints = None
+        if getattr(prepared, "keypoints", None) is not None and getattr(prepared, "crop", None) is not None:
+            from backend.keypoints import photo_to_cube
+            keypoints = photo_to_cube(prepared.keypoints, prepared.crop, sizes[1])
         return (getattr(prepared, "inputs", None), [str(w) for w in getattr(prepared, "warnings", [])],
-                getattr(prepared, "preview", None))
+                getattr(prepared, "preview", None), keypoints)
+
+    def gameready(self, mesh, inputs, options: dict, progress, cancel: threading.Event):
+        """The optional game-ready steps on the engine's mesh, in the cube frame: clean-up (keep the person,
+        close small holes, drop degenerate faces), colour fill (photo colour where the camera saw the
+        surface, filled along the surface elsewhere), decimation to ``target_faces`` triangles (colours kept).
+        They come from ``backend.meshops``; a step it does not offer (yet) is skipped with a warning.
+        Returns (mesh, warnings, info)."""
+        import numpy as np
+        from backend.errors import Cancelled
+        wanted = [name for name, on in (("cleanup", options.get("cleanup")), ("color_fill", options.get("color_fill")),
+                                        ("decimate", int(options.get("target_faces") or 0) > 0)) if on]
+        if not wanted:
+            return mesh, [], {}
+        try:
+            from backend import meshops
+        except ImportError as err:
+            print(f"worker: backend.meshops unavailable: {err!r}", file=sys.stderr)
+            meshops = None
+        functions = {"cleanup": "clean_mesh", "color_fill": "colorize", "decimate": "decimate"}
+        labels = {"cleanup": "Mesh clean-up", "color_fill": "Colour fill", "decimate": "Decimation"}
+        warnings, info = [], {}
+        for k, step in enumerate(wanted):
+            if cancel.is_set():
+                raise Cancelled("Cancelled by the user.")
+            progress(k / len(wanted), step)
+            fn = getattr(meshops, functions[step], None) if meshops is not None else None
+            if fn is None:
+                warnings.append(f"{labels[step]} is not available in this version of the add-on (backend.meshops."
+                                f"{functions[step]} is missing), so it was skipped.")
+                continue
+            before = (len(mesh.vertices), len(mesh.faces))
+            if step == "cleanup":   # keep a detached hand or foot: pieces of at least 5% of the body's area
+                kwargs = {"min_component_fraction": 0.05} if _accepts(fn, "min_component_fraction") else {}
+                mesh = _as_mesh(fn(mesh, **kwargs), mesh)
+            elif step == "color_fill":
+                colors = fn(mesh, inputs.image_1024, inputs.calib)
+                mesh.colors = np.ascontiguousarray(getattr(colors, "colors", colors), dtype=np.float32).reshape(-1, 3)
+            else:
+                target = int(options["target_faces"])
+                if len(mesh.faces) > target:
+                    mesh = _as_mesh(fn(mesh, target), mesh)
+            info[step] = {"vertices_before": before[0], "faces_before": before[1],
+                          "vertices_after": int(len(mesh.vertices)), "faces_after": int(len(mesh.faces))}
+        progress(1.0, wanted[-1])
+        return mesh, warnings, info
 
     # -- jobs
     def reconstruct(self, msg: dict, cancel: threading.Event) -> None:
@@ -196,20 +250,36 @@ class _Worker:
         if cancel.is_set():
             raise Cancelled("Cancelled by the user.")
         self.send(type="progress", id=job_id, fraction=0.05, stage="prepare")
-        inputs, warnings, _preview = self.prepare(photo, bool(msg.get("remove_background", True)),
-                                                  (model.coarse.load_size, model.fine.load_size))
+        sizes = (model.coarse.load_size, model.fine.load_size)
+        inputs, warnings, _preview, keypoints = self.prepare(photo, bool(msg.get("remove_background", True)), sizes)
+        options = dict(msg.get("gameready") or {})
+        if inputs is None and options.get("color_fill"):   # the colour fill needs the inputs: make the default ones
+            from backend.input_transform import prepare_inputs
+            inputs = prepare_inputs(photo, None, *sizes)
+        extra = any(options.get(k) for k in ("cleanup", "color_fill", "target_faces"))
+        end = 0.9 if extra else 0.99
         mesh = self.backend.reconstruct(photo, model, resolution=int(msg.get("resolution", 256)), inputs=inputs,
-                                        progress=_Progress(self.send, job_id, 0.08, 0.99), cancel=cancel)
+                                        progress=_Progress(self.send, job_id, 0.08, end), cancel=cancel)
         if mesh.is_empty:
             raise PIFuHDError("The network found no surface in this photo: check that one whole person is "
                               "visible and fills most of the photo's height, or try another photo.")
+        info = dict(mesh.info)
+        mesh, more, steps = self.gameready(mesh, inputs, options, _Progress(self.send, job_id, end, 0.99), cancel)
+        warnings = warnings + more
+        if mesh.is_empty:
+            raise PIFuHDError("Nothing was left of the surface after the clean-up: try without clean-up.")
+        arrays = {"vertices": mesh.vertices, "faces": mesh.faces, "colors": mesh.colors}
+        if keypoints is not None:
+            arrays["keypoints"] = np.asarray(keypoints, dtype=np.float64)
         out = msg["out"]
         tmp = out + ".part.npz"
-        np.savez(tmp, vertices=mesh.vertices, faces=mesh.faces, colors=mesh.colors)
+        np.savez(tmp, **arrays)
         os.replace(tmp, out)
-        info = dict(mesh.info)
         info["model_reused"] = cached
         info["model"] = model.describe()
+        info["keypoints"] = keypoints is not None
+        if steps:
+            info["gameready"] = steps
         self.send(type="result", id=job_id, path=out, vertices=int(len(mesh.vertices)),
                   faces=int(len(mesh.faces)), info=info, warnings=warnings)
 
@@ -218,7 +288,7 @@ class _Worker:
         import cv2
         import numpy as np
         photo, _name = self.load_photo(msg)
-        inputs, warnings, preview = self.prepare(photo, bool(msg.get("remove_background", True)))
+        inputs, warnings, preview, _keypoints = self.prepare(photo, bool(msg.get("remove_background", True)))
         if preview is None:
             if inputs is None:
                 from backend.input_transform import prepare_inputs
@@ -276,6 +346,25 @@ class _Worker:
                                   "The worker log has the details.")
         finally:
             sys.stderr.flush()
+
+
+def _accepts(fn, name: str) -> bool:
+    import inspect
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_mesh(result, template):
+    """A mesh operation's result as a backend Mesh (it may return one, or (vertices, faces[, colors]))."""
+    if hasattr(result, "vertices") and hasattr(result, "faces"):
+        return result
+    import numpy as np
+    from backend.mesh import Mesh
+    vertices, faces = result[0], result[1]
+    colors = result[2] if len(result) > 2 else np.full((len(vertices), 3), 0.5, np.float32)  # none given: grey
+    return Mesh(vertices, faces, colors, frame=template.frame, info=dict(template.info))
 
 
 def _read_commands(commands: "queue.Queue[dict]", cancels: dict, lock: threading.Lock) -> None:

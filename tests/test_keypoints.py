@@ -83,3 +83,15 @@ def test_mapped_keypoint_has_the_photo_colour_at_that_point():
     expected = np.array([(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0)], np.float32)
     assert np.abs(colours - expected).max() < 0.02
     assert torch.is_tensor(inputs.image_1024)
+
+
+def test_placement_apply_maps_other_points_like_the_mesh():
+    """Keypoints travel to Blender with the mesh's own transform (placement.Placement.apply)."""
+    from backend.placement import place_in_scene
+    rng = np.random.default_rng(2)
+    verts = rng.uniform(-0.8, 0.8, (200, 3)).astype(np.float32)
+    world, transform = place_in_scene(verts, 1.8, center=(0.3, -0.2))
+    assert np.allclose(transform.apply(verts), world, atol=1e-5)
+    nose = transform.apply([[0.0, 0.5, 0.0]])[0]
+    assert nose[1] == pytest.approx(transform.offset[1])          # no depth: on the placement's Y origin
+    assert nose[2] == pytest.approx(transform.scale * 0.5 + transform.offset[2])
