@@ -1,0 +1,176 @@
+"""Export presets (``bpy.ops.pifuhd.export``): every engine x format file re-imports in bpy with the armature,
+the 22 bones, the weights (vertex groups, every vertex weighted) and the colours, at the person's real size
+and facing; the FBX units and axes each engine wants; the GLB's skin and attributes read from its JSON."""
+from __future__ import annotations
+
+import json
+import struct
+from importlib import import_module
+
+import numpy as np
+import pytest
+
+HEIGHT = 1.75
+CASES = [("UNITY", "FBX"), ("UNREAL", "FBX"), ("GODOT", "GLB"), ("UNITY", "GLB"), ("UNREAL", "GLB"),
+         ("GODOT", "FBX")]
+
+
+@pytest.fixture(scope="module")
+def mods(installed_addon):
+    return {name: import_module(f"{installed_addon}.{name}") for name in ("export", "skeleton", "rig")}
+
+
+@pytest.fixture
+def rigged_person(bpy, clean_scene, make_person):
+    ob, _ = make_person()
+    bpy.context.view_layer.objects.active = ob
+    assert bpy.ops.pifuhd.rig() == {'FINISHED'}
+    return ob
+
+
+def world_box(ob, bpy):
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    ev = ob.evaluated_get(depsgraph)
+    me = ev.to_mesh()
+    co = np.empty(len(me.vertices) * 3, np.float32)
+    me.vertices.foreach_get("co", co)
+    ev.to_mesh_clear()
+    m = np.asarray(ob.matrix_world)
+    pts = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+    return pts.min(axis=0), pts.max(axis=0), pts
+
+
+def glb_json(path) -> dict:
+    data = open(path, "rb").read()
+    magic, _version, _length = struct.unpack_from("<4sII", data, 0)
+    assert magic == b"glTF"
+    chunk_length, chunk_type = struct.unpack_from("<I4s", data, 12)
+    assert chunk_type == b"JSON"
+    return json.loads(data[20:20 + chunk_length])
+
+
+def fbx_unit_scale(path) -> float:
+    """UnitScaleFactor from a binary FBX's GlobalSettings (the double after the property's name)."""
+    data = open(path, "rb").read()
+    at = data.index(b"UnitScaleFactor")
+    at = data.index(b"D", at + len("UnitScaleFactor") + 20)   # the value's type code, after "double"/"Number"/""
+    return struct.unpack_from("<d", data, at + 1)[0]
+
+
+def reimport(bpy, path, fmt):
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    if fmt == "GLB":
+        assert bpy.ops.import_scene.gltf(filepath=str(path)) == {'FINISHED'}
+    else:
+        assert bpy.ops.import_scene.fbx(filepath=str(path)) == {'FINISHED'}
+    arms = [o for o in bpy.data.objects if o.type == 'ARMATURE']
+    meshes = [o for o in bpy.data.objects if o.type == 'MESH' and len(o.data.vertices) > 1000]
+    assert len(arms) == 1 and len(meshes) == 1, [(o.name, o.type) for o in bpy.data.objects]
+    return arms[0], meshes[0]
+
+
+@pytest.mark.parametrize("target, fmt", CASES)
+def test_export_reimports_with_rig_weights_and_colours(bpy, mods, rigged_person, tmp_path, target, fmt):
+    ob = rigged_person
+    lo, hi, _ = world_box(ob, bpy)
+    original_colours = np.empty(len(ob.data.vertices) * 4, np.float32)
+    ob.data.color_attributes["Col"].data.foreach_get("color", original_colours)
+    mean_colour = original_colours.reshape(-1, 4)[:, :3].mean(axis=0)
+    names_before = {o.name for o in bpy.data.objects}
+    path = tmp_path / f"avatar_{target.lower()}"
+    result = bpy.ops.pifuhd.export(filepath=str(path), target=target, format=fmt)
+    assert result == {'FINISHED'}
+    path = path.with_suffix(".glb" if fmt == "GLB" else ".fbx")
+    assert path.is_file() and path.stat().st_size > 10_000
+    assert {o.name for o in bpy.data.objects} == names_before          # temporary copies are gone
+    assert ob.name in bpy.data.objects and mods["rig"].existing_rig(ob) is not None
+
+    if fmt == "FBX":
+        # Unity/Godot: metres (UnitScaleFactor 100 = 1 unit is 100 cm); Unreal: centimetres (1)
+        assert fbx_unit_scale(path) == pytest.approx(1.0 if target == "UNREAL" else 100.0)
+    else:
+        gltf = glb_json(path)
+        assert len(gltf["skins"]) == 1 and len(gltf["skins"][0]["joints"]) == 22
+        attributes = gltf["meshes"][0]["primitives"][0]["attributes"]
+        assert {"POSITION", "NORMAL", "JOINTS_0", "WEIGHTS_0", "COLOR_0"} <= set(attributes)
+        assert "JOINTS_1" not in attributes                              # at most 4 influences
+        assert "animations" not in gltf
+
+    arm, mesh = reimport(bpy, path, fmt)
+    bones = {b.name for b in arm.data.bones}
+    assert bones == set(mods["skeleton"].BONE_NAMES)
+    if fmt == "FBX" and target == "UNREAL":
+        assert arm.name == "root"                                    # Unreal's root bone, at the feet
+        assert np.allclose(arm.scale, 0.01, rtol=1e-4)               # no node scale in the file: cm units only
+    elif fmt == "FBX":
+        assert np.allclose(arm.scale, 1.0, rtol=1e-4)                # Unity / Godot: scale 1 everywhere
+    groups = {g.index: g.name for g in mesh.vertex_groups}
+    assert set(groups.values()) >= bones
+    totals = np.zeros(len(mesh.data.vertices))
+    for v in mesh.data.vertices:
+        totals[v.index] = sum(g.weight for g in v.groups if g.group in groups)
+    assert np.allclose(totals, 1.0, atol=2e-3)                       # every vertex weighted, sums to 1
+    assert any(m.type == 'ARMATURE' and m.object == arm for m in mesh.modifiers)
+    # real size, on the floor, in the same place and facing: the bounding box comes back (axes, units)
+    lo2, hi2, pts = world_box(mesh, bpy)
+    assert np.allclose(lo2, lo, atol=0.005) and np.allclose(hi2, hi, atol=0.005), (lo, hi, lo2, hi2)
+    # and no mirror: the vertices at the person's far left (+X) move with the left hand
+    dominant = {}
+    for v in mesh.data.vertices:
+        if pts[v.index, 0] > hi[0] - 0.03:
+            best = max((g for g in v.groups if g.group in groups), key=lambda g: g.weight)
+            dominant[groups[best.group]] = dominant.get(groups[best.group], 0) + 1
+    assert max(dominant, key=dominant.get) == "LeftHand", dominant
+    # the colours
+    attrs = mesh.data.color_attributes
+    assert len(attrs) >= 1
+    attr = attrs[attrs.render_color_index] if 0 <= attrs.render_color_index < len(attrs) else attrs[0]
+    n = len(attr.data)
+    colours = np.empty(n * 4, np.float32)
+    attr.data.foreach_get("color", colours)
+    colours = colours.reshape(-1, 4)[:, :3]
+    assert colours.std(axis=0).max() > 0.1
+    assert np.abs(colours.mean(axis=0) - mean_colour).max() < 0.05
+
+
+def test_posed_rig_exports_its_rest_pose(bpy, mods, rigged_person, tmp_path):
+    ob = rigged_person
+    arm = mods["rig"].existing_rig(ob)
+    lo, hi, _ = world_box(ob, bpy)
+    arm.pose.bones["LeftUpperArm"].rotation_mode = 'XYZ'
+    arm.pose.bones["LeftUpperArm"].rotation_euler = (1.0, 0.0, 0.0)
+    bpy.context.view_layer.objects.active = arm               # the rig selected works as well as the mesh
+    assert bpy.ops.pifuhd.export(filepath=str(tmp_path / "posed.glb"), target='GODOT') == {'FINISHED'}
+    assert arm.data.pose_position == 'POSE'                   # the scene's pose is left as it was
+    _arm, mesh = reimport(bpy, tmp_path / "posed.glb", "GLB")
+    lo2, hi2, _ = world_box(mesh, bpy)
+    assert np.allclose(lo2, lo, atol=0.005) and np.allclose(hi2, hi, atol=0.005)
+
+
+def test_unrigged_mesh_exports_too(bpy, mods, clean_scene, make_person, tmp_path):
+    ob, _ = make_person()
+    assert bpy.ops.pifuhd.export(filepath=str(tmp_path / "plain.fbx"), target='UNREAL') == {'FINISHED'}
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    assert bpy.ops.import_scene.fbx(filepath=str(tmp_path / "plain.fbx")) == {'FINISHED'}
+    mesh = next(o for o in bpy.data.objects if o.type == 'MESH')
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    height = max(c[2] for c in (mesh.matrix_world @ v.co for v in mesh.data.vertices))
+    assert height == pytest.approx(HEIGHT, abs=0.005)
+    assert depsgraph is not None
+
+
+def test_option_names_exist_in_this_blender(bpy, mods):
+    """Every preset option is one this Blender's exporters know (none is silently dropped here)."""
+    ex = mods["export"]
+    fbx = {p.identifier for p in bpy.ops.export_scene.fbx.get_rna_type().properties}
+    gltf = {p.identifier for p in bpy.ops.export_scene.gltf.get_rna_type().properties}
+    for target in ("UNITY", "UNREAL", "GODOT"):
+        assert set(ex.fbx_options(target)) <= fbx
+        assert set(ex.gltf_options(target, False)) <= gltf
+    assert ex.resolve_format("GODOT", "AUTO") == "GLB" and ex.resolve_format("UNITY", "AUTO") == "FBX"
+
+
+def test_export_needs_a_person(bpy, clean_scene):
+    assert not bpy.ops.pifuhd.export.poll()
+    bpy.ops.object.empty_add()
+    assert not bpy.ops.pifuhd.export.poll()

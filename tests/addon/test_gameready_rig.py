@@ -1,0 +1,224 @@
+"""Auto-rig (``bpy.ops.pifuhd.rig``) on the analytic person, whose joints are known: bone names and hierarchy,
+joints placed from the photo keypoints inside the mesh, every vertex weighted with weights summing to 1,
+posing an upper arm moves that hand and not the opposite foot, fallbacks (no keypoints, missing keypoints,
+automatic weights failing), and re-rigging."""
+from __future__ import annotations
+
+import math
+from importlib import import_module
+
+import numpy as np
+import pytest
+
+HEIGHT = 1.75
+
+
+@pytest.fixture(scope="module")
+def mods(installed_addon):
+    return {name: import_module(f"{installed_addon}.{name}") for name in ("rig", "skeleton", "scene_object")}
+
+
+@pytest.fixture
+def person(clean_scene, make_person):
+    return make_person()
+
+
+def rigged(bpy, mods, ob, **kwargs):
+    bpy.context.view_layer.objects.active = ob
+    result = bpy.ops.pifuhd.rig(**kwargs)
+    assert result == {'FINISHED'}
+    arm = mods["rig"].existing_rig(ob)
+    assert arm is not None and arm.type == 'ARMATURE'
+    return arm
+
+
+def evaluated_positions(bpy, ob):
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    ev = ob.evaluated_get(depsgraph)
+    me = ev.to_mesh()
+    co = np.empty(len(me.vertices) * 3, np.float32)
+    me.vertices.foreach_get("co", co)
+    ev.to_mesh_clear()
+    m = np.asarray(ob.matrix_world)
+    return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+
+
+def weights_of(mods, ob, arm):
+    names = [b.name for b in arm.data.bones]
+    return names, mods["rig"].read_weights(ob, names)
+
+
+def to_world(transform, cube_xy):
+    """Cube (x, y) at z = 0 -> Blender world, as the person was placed."""
+    pts = np.c_[np.asarray(cube_xy, float).reshape(-1, 2), np.zeros(len(np.atleast_2d(cube_xy)))]
+    return transform.apply(pts)
+
+
+def test_bone_names_and_hierarchy_follow_the_documented_convention(bpy, mods, person):
+    ob, _ = person
+    sk = mods["skeleton"]
+    arm = rigged(bpy, mods, ob)
+    bones = arm.data.bones
+    assert [b.name for b in bones] == list(sk.BONE_NAMES)
+    for name, parent, _head, _tail, connected in sk.BONES:
+        bone = bones[name]
+        assert (bone.parent.name if bone.parent else None) == parent, name
+        assert bone.use_connect == connected, name
+        assert bone.use_deform
+    # the documented convention: Unity Humanoid (HumanBodyBones) names, mapped one to one onto Mixamo's
+    humanoid = {"Hips", "Spine", "Chest", "UpperChest", "Neck", "Head", "LeftShoulder", "LeftUpperArm",
+                "LeftLowerArm", "LeftHand", "RightShoulder", "RightUpperArm", "RightLowerArm", "RightHand",
+                "LeftUpperLeg", "LeftLowerLeg", "LeftFoot", "LeftToes", "RightUpperLeg", "RightLowerLeg",
+                "RightFoot", "RightToes"}
+    assert set(sk.BONE_NAMES) == humanoid and set(sk.MIXAMO_NAMES) == humanoid
+    assert len(set(sk.MIXAMO_NAMES.values())) == len(humanoid)
+    assert all(v.startswith("mixamorig:") for v in sk.MIXAMO_NAMES.values())
+    assert ob.parent == arm and arm[mods["rig"].RIG_TAG] == "HUMANOID"
+    assert {g.name for g in ob.vertex_groups} == humanoid
+
+
+def test_mixamo_naming(bpy, mods, person):
+    ob, _ = person
+    sk = mods["skeleton"]
+    arm = rigged(bpy, mods, ob, naming='MIXAMO')
+    assert [b.name for b in arm.data.bones] == [sk.MIXAMO_NAMES[n] for n in sk.BONE_NAMES]
+    assert arm.data.bones["mixamorig:LeftForeArm"].parent.name == "mixamorig:LeftArm"
+    assert {g.name for g in ob.vertex_groups} == set(sk.MIXAMO_NAMES.values())
+
+
+def test_every_vertex_is_weighted_and_weights_sum_to_one(bpy, mods, person):
+    ob, _ = person
+    arm = rigged(bpy, mods, ob)
+    names, w = weights_of(mods, ob, arm)
+    assert w.shape == (len(ob.data.vertices), 22)
+    assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
+    assert (w > 0).sum(axis=1).max() <= 4                       # game engines: 4 bones per vertex
+    assert ob[mods["rig"].WEIGHTS_TAG] == "automatic"           # bone heat worked on this clean mesh
+    assert sum(m.type == 'ARMATURE' and m.object == arm for m in ob.modifiers) == 1
+
+
+def test_joints_come_from_the_keypoints_and_lie_inside_the_mesh(bpy, mods, person, analytic_person):
+    ob, transform = person
+    arm = rigged(bpy, mods, ob)
+    m = np.asarray(arm.matrix_world)
+    truth = dict(zip(("LShoulder", "LElbow", "LWrist", "RKnee", "RAnkle"),
+                     to_world(transform, [analytic_person["truth"][i] for i in (5, 6, 7, 10, 11)])))
+    heads = {b.name: m[:3, :3] @ np.asarray(b.head_local) + m[:3, 3] for b in arm.data.bones}
+    for bone, joint in (("LeftUpperArm", "LShoulder"), ("LeftLowerArm", "LElbow"), ("LeftHand", "LWrist"),
+                        ("RightLowerLeg", "RKnee"), ("RightFoot", "RAnkle")):
+        # X and Z from the photo keypoint; the depth Y is the middle of the limb (its axis is at cube z ~ 0)
+        assert np.abs(heads[bone][[0, 2]] - truth[joint][[0, 2]]).max() < 0.01, bone
+        assert abs(heads[bone][1] - truth[joint][1]) < 0.05, bone
+    # feet and toes point forward (-Y), the head's tail is at the top of the head
+    assert heads["LeftToes"][1] < heads["LeftFoot"][1] - 0.03
+    assert np.asarray(arm.data.bones["Head"].tail_local)[2] + m[2, 3] == pytest.approx(HEIGHT, abs=0.02)
+
+
+@pytest.mark.parametrize("bone, hand, foot", [("LeftUpperArm", 1, "right"), ("RightUpperArm", 0, "left")])
+def test_posing_the_upper_arm_moves_the_hand_and_not_the_opposite_foot(bpy, mods, person, analytic_person,
+                                                                        bone, hand, foot):
+    ob, transform = person
+    arm = rigged(bpy, mods, ob)
+    cube = analytic_person["vertices"]
+    near_hand = np.linalg.norm(cube - analytic_person["hands"][hand], axis=1) < 0.06
+    opposite_foot = (cube[:, 1] < -0.7) & ((cube[:, 0] < 0) if foot == "right" else (cube[:, 0] > 0))
+    assert near_hand.sum() > 50 and opposite_foot.sum() > 100
+    rest = evaluated_positions(bpy, ob)
+    pose_bone = arm.pose.bones[bone]
+    pose_bone.rotation_mode = 'XYZ'
+    pose_bone.rotation_euler = (math.radians(45.0), 0.0, 0.0)      # swing the arm forward by 45 degrees
+    bpy.context.view_layer.update()
+    moved = np.linalg.norm(evaluated_positions(bpy, ob) - rest, axis=1)
+    # shoulder to hand is ~0.55 m here: a 45 degree swing moves the hand by ~0.4 m
+    assert moved[near_hand].min() > 0.2, moved[near_hand].min()
+    assert moved[opposite_foot].max() < 1e-6
+    pose_bone.rotation_euler = (0.0, 0.0, 0.0)
+
+
+def test_missing_and_unsure_keypoints_fall_back(bpy, mods, clean_scene, make_person, analytic_person):
+    """The left wrist unsure, the right elbow and knee missing: mirrored from the other side; the rig still
+    places those joints within a few centimetres."""
+    kp = analytic_person["keypoints"].copy()
+    kp[7, 2] = 0.1              # LWrist: unsure
+    kp[3] = (0.0, 0.0, 0.0)     # RElbow: not seen
+    kp[10] = (0.0, 0.0, 0.0)    # RKnee: not seen
+    ob, transform = make_person(keypoints=kp)
+    sk = mods["skeleton"]
+    verts = np.asarray([v.co for v in ob.data.vertices])
+    skel = sk.estimate_skeleton(verts, np.array([p.vertices[:] for p in ob.data.polygons]),
+                                mods["scene_object"].stored_keypoints(ob))
+    assert skel.sources["LWrist"] == "mirrored" and skel.sources["RElbow"] == "mirrored"
+    assert skel.sources["RKnee"] == "mirrored" and skel.sources["LShoulder"] == "keypoint"
+    truth = to_world(transform, [analytic_person["truth"][i] for i in (7, 3, 10)])
+    for joint, expected in zip(("wrist_l", "elbow_r", "knee_r"), truth):
+        assert np.abs(skel.joints[joint][[0, 2]] - expected[[0, 2]]).max() < 0.03, joint
+    arm = rigged(bpy, mods, ob)
+    _names, w = weights_of(mods, ob, arm)
+    assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_no_keypoints_uses_the_mesh_proportions(bpy, mods, clean_scene, make_person):
+    ob, _ = make_person(keypoints=None)
+    assert mods["scene_object"].stored_keypoints(ob) is None
+    arm = rigged(bpy, mods, ob)
+    m = np.asarray(arm.matrix_world)
+    heads = {b.name: m[:3, :3] @ np.asarray(b.head_local) + m[:3, 3] for b in arm.data.bones}
+    assert heads["LeftHand"][0] > 0.35 and heads["RightHand"][0] < -0.35     # the hands found at the sides
+    assert heads["Head"][2] > heads["Neck"][2] > heads["Chest"][2] > heads["Hips"][2]
+    assert heads["LeftFoot"][2] < 0.15 and heads["RightFoot"][2] < 0.15
+    _names, w = weights_of(mods, ob, arm)
+    assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_failed_automatic_weights_fall_back_to_distance_weights(bpy, mods, person, monkeypatch):
+    ob, _ = person
+    monkeypatch.setattr(mods["rig"], "_auto_weights", lambda context, ob, arm: False)   # bone heat errored
+    arm = rigged(bpy, mods, ob)
+    _names, w = weights_of(mods, ob, arm)
+    assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
+    assert ob[mods["rig"].WEIGHTS_TAG].startswith("distance")
+    assert ob.parent == arm and any(m.type == 'ARMATURE' and m.object == arm for m in ob.modifiers)
+
+
+def test_bones_left_empty_by_bone_heat_are_repaired(bpy, mods, person, monkeypatch):
+    """Bone heat "fails to find a solution" for some bones on difficult meshes: those bones end up with no
+    weight and some vertices with none at all. Simulated by emptying the left hand's group after it ran."""
+    ob, _ = person
+    real = mods["rig"]._auto_weights
+
+    def partly_failing(context, mesh, arm):
+        ok = real(context, mesh, arm)
+        group = mesh.vertex_groups["LeftHand"]
+        group.remove(list(range(len(mesh.data.vertices))))
+        return ok
+
+    monkeypatch.setattr(mods["rig"], "_auto_weights", partly_failing)
+    arm = rigged(bpy, mods, ob)
+    names, w = weights_of(mods, ob, arm)
+    assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
+    assert w[:, names.index("LeftHand")].sum() > 20
+    assert "by distance" in ob[mods["rig"].WEIGHTS_TAG]
+
+
+def test_rigging_again_replaces_the_rig(bpy, mods, person):
+    ob, _ = person
+    first = rigged(bpy, mods, ob).name
+    arm = rigged(bpy, mods, ob, naming='MIXAMO')
+    assert first not in bpy.data.objects or bpy.data.objects[first] == arm
+    assert len([o for o in bpy.data.objects if o.type == 'ARMATURE']) == 1
+    assert len(ob.vertex_groups) == 22 and sum(m.type == 'ARMATURE' for m in ob.modifiers) == 1
+
+
+def test_rig_needs_a_mesh(bpy, clean_scene):
+    assert not bpy.ops.pifuhd.rig.poll()
+    bpy.ops.object.empty_add()
+    assert not bpy.ops.pifuhd.rig.poll()
+
+
+def test_pure_weight_helpers(mods):
+    sk = mods["skeleton"]
+    w = sk.limit_and_normalize(np.array([[0.5, 0.3, 0.1, 0.05, 0.05], [0, 0, 0, 0, 0], [2, 0, 0, 0, 1]]), 2)
+    assert np.allclose(w[0], [0.625, 0.375, 0, 0, 0]) and not w[1].any() and np.allclose(w[2], [2 / 3, 0, 0, 0, 1 / 3])
+    pts = np.array([[0.0, 0.0, 0.5], [1.0, 0.0, 0.5]])
+    d = sk.segment_distances(pts, np.zeros((1, 3)), np.array([[0.0, 0.0, 1.0]]))
+    assert np.allclose(d[:, 0], [0.0, 1.0])
