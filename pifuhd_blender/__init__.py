@@ -10,7 +10,7 @@ are imported in :func:`register`, so ``worker.py``, ``client.py`` and ``paths.py
 Blender.
 """
 
-_MODULES = ("props", "preferences", "operators", "panel")
+_MODULES = ("props", "preferences", "operators", "rig", "bake", "export", "panel")
 
 
 def _modules():

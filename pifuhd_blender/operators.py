@@ -16,15 +16,16 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import paths, preferences, scene_object
+from . import bake, paths, preferences, rig, scene_object
 from .client import WorkerError
-from .props import DEVICE_ITEMS, DEVICE_NAMES
+from .props import BUDGET_ITEMS, BUDGETS, DEVICE_ITEMS, DEVICE_NAMES
 from .session import SESSION
 
 PREVIEW_IMAGE = "PIFuHD Preview"
 STAGE_LABELS = {"starting": "Starting", "photo": "Reading the photo", "model": "Loading the model",
                 "prepare": "Preparing the photo", "networks": "Running the networks",
-                "surface": "Extracting the surface", "mesh": "Building the mesh"}
+                "surface": "Extracting the surface", "mesh": "Building the mesh", "cleanup": "Cleaning the mesh",
+                "color_fill": "Filling in colours", "decimate": "Reducing polygons"}
 
 
 class UserError(Exception):
@@ -103,6 +104,15 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
     use_colors: BoolProperty(name="Colors", default=True, description="Colour the mesh from the photo")
     remove_background: BoolProperty(name="Remove Background", default=True,
                                     description="Find the person and replace the rest of the photo with grey")
+    poly_budget: EnumProperty(name="Polygon Budget", items=BUDGET_ITEMS, default="FULL")
+    use_cleanup: BoolProperty(name="Clean Up", default=True,
+                              description="Keep only the person, close small holes, remove degenerate faces")
+    use_color_fill: BoolProperty(name="Color Fill", default=True,
+                                 description="Photo colour where the camera saw the surface, filled elsewhere")
+    use_rig: BoolProperty(name="Rig", default=False, description="Add a humanoid armature with automatic weights")
+    rig_naming: EnumProperty(name="Bone Names", items=rig.NAMING_ITEMS, default="HUMANOID")
+    use_bake: BoolProperty(name="Bake Texture", default=False,
+                           description="Bake the colours into an image texture on the material")
 
     @classmethod
     def poll(cls, context):
@@ -125,7 +135,8 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
                 self.filepath = settings.filepath
         if not is_set("resolution"):
             self.resolution = int(settings.quality)
-        for name in ("device", "target_height", "use_colors", "remove_background"):
+        for name in ("device", "target_height", "use_colors", "remove_background", "poly_budget", "use_cleanup",
+                     "use_color_fill", "use_rig", "rig_naming", "use_bake"):
             if not is_set(name):
                 setattr(self, name, getattr(settings, name))
 
@@ -150,9 +161,12 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
         if problem:
             raise UserError(problem)
         device = DEVICE_NAMES[self.device]
+        gameready = {"cleanup": self.use_cleanup, "color_fill": self.use_color_fill and self.use_colors,
+                     "target_faces": BUDGETS[self.poly_budget]}
         payload = dict(photo, checkpoint=checkpoint, device=device, resolution=self.resolution,
-                       remove_background=self.remove_background)
-        key = (photo_key, _file_identity(checkpoint), device, self.resolution, self.remove_background)
+                       remove_background=self.remove_background, gameready=gameready)
+        key = (photo_key, _file_identity(checkpoint), device, self.resolution, self.remove_background,
+               tuple(sorted(gameready.items())))
         return Request(payload, key, source, f"PIFuHD {name}")
 
     def _start(self, context):
@@ -195,16 +209,19 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
             "settings": {"resolution": self.resolution, "device": self.device,
                          "device_used": str(info.get("device", "")), "target_height": self.target_height,
                          "use_colors": self.use_colors, "remove_background": self.remove_background,
-                         "crop": [int(v) for v in info.get("crop", ())]},
+                         "crop": [int(v) for v in info.get("crop", ())], "poly_budget": self.poly_budget,
+                         "cleanup": self.use_cleanup, "color_fill": self.use_color_fill},
             "frame": "Z up, facing -Y, feet on z=0, centred on the 3D cursor",
         }
         placement = paths.load_placement()
         try:
             ob = scene_object.build_person(
                 context, arrays["vertices"], arrays["faces"], arrays["colors"] if self.use_colors else None,
-                name=request.name, target_height=self.target_height, provenance=provenance)
+                name=request.name, target_height=self.target_height, provenance=provenance,
+                keypoints=arrays.get("keypoints"))
         except (placement.PlacementError, ValueError) as err:
             return self._fail(str(err))
+        warnings = list(warnings) + self._gameready(context, ob)
         for warning in warnings:
             self.report({'WARNING'}, warning)
         seconds = f" in {job.seconds:.0f} s" if job is not None and job.seconds else ""
@@ -216,6 +233,25 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
         if prefs is not None and not prefs.keep_model_loaded:
             SESSION.stop_worker()
         return {'FINISHED'}
+
+    def _gameready(self, context, ob) -> list[str]:
+        """The Blender-side game-ready steps the user asked for (rig, texture bake) on the new object. A step
+        that fails leaves the object as it is and becomes a warning."""
+        notes = []
+        if self.use_rig:
+            try:
+                arm, info = rig.rig_object(context, ob, naming=self.rig_naming)
+                self.report({'INFO'}, rig.describe(arm, info))
+            except (rig.RigError, RuntimeError) as err:
+                notes.append(f"The person was added but could not be rigged: {err}")
+        if self.use_bake:
+            settings = getattr(context.scene, "pifuhd", None)
+            size = int(settings.bake_size) if settings is not None else 2048
+            try:
+                bake.bake_colors(context, ob, size=size)
+            except (bake.BakeError, RuntimeError) as err:
+                notes.append(f"The person was added but its texture could not be baked: {err}")
+        return notes
 
     def _guarded(self, fn, *args) -> set:
         """Run ``fn``; an unforeseen error becomes a report (details in the console), never a half result."""

@@ -72,7 +72,54 @@ class VIEW3D_PT_pifuhd(bpy.types.Panel):
         layout.label(text=status.text, icon=STATUS_ICONS.get(status.level, 'INFO'))
 
 
-CLASSES = (VIEW3D_PT_pifuhd,)
+class VIEW3D_PT_pifuhd_gameready(bpy.types.Panel):
+    """Game-ready options: applied by Reconstruct (polygon budget, clean-up, colour fill, rig, bake), and the
+    rig / bake / export buttons for the selected person."""
+
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "PIFuHD"
+    bl_label = "Game-ready"
+    bl_parent_id = "VIEW3D_PT_pifuhd"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.pifuhd
+        busy = SESSION.busy()
+
+        col = layout.column()
+        col.enabled = not busy
+        col.label(text="When reconstructing:")
+        col.prop(settings, "poly_budget")
+        col.prop(settings, "use_cleanup")
+        col.prop(settings, "use_color_fill")
+        row = col.row()
+        row.prop(settings, "use_rig")
+        sub = row.row()
+        sub.enabled = settings.use_rig
+        sub.prop(settings, "rig_naming", text="")
+        row = col.row()
+        row.prop(settings, "use_bake")
+        sub = row.row()
+        sub.enabled = settings.use_bake
+        sub.prop(settings, "bake_size", text="")
+
+        box = layout.box()
+        box.enabled = not busy
+        box.label(text="Selected person:")
+        row = box.row()
+        op = row.operator("pifuhd.rig", icon='ARMATURE_DATA')
+        op.naming = settings.rig_naming
+        op = row.operator("pifuhd.bake", icon='TEXTURE')
+        op.size = settings.bake_size
+        box.prop(settings, "export_target")
+        box.prop(settings, "export_format")
+        op = box.operator("pifuhd.export", icon='EXPORT')
+        op.target = settings.export_target
+        op.format = settings.export_format
+
+
+CLASSES = (VIEW3D_PT_pifuhd, VIEW3D_PT_pifuhd_gameready)
 
 
 def register() -> None:

@@ -5,6 +5,9 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
 
 from . import estimate
+from .bake import SIZE_ITEMS
+from .export import FORMAT_ITEMS, TARGET_ITEMS
+from .rig import NAMING_ITEMS
 
 DEVICE_ITEMS = [
     ("AUTO", "Auto", "Use an NVIDIA (CUDA) or Apple (MPS) GPU when there is one, else the CPU"),
@@ -18,6 +21,15 @@ QUALITY_ITEMS = [
     ("256", "Draft (256)", "Grid of 256 points per axis: " + estimate.describe(256, "cpu")),
     ("384", "Good (384)", "Grid of 384 points per axis: " + estimate.describe(384, "cpu")),
     ("512", "Best (512)", "Grid of 512 points per axis, the official setting: " + estimate.describe(512, "cpu")),
+]
+
+#: Polygon budget presets: identifier -> target triangle count (0: keep the full mesh).
+BUDGETS = {"MOBILE": 10_000, "GAME": 30_000, "HIGH": 100_000, "FULL": 0}
+BUDGET_ITEMS = [
+    ("MOBILE", "10k (Mobile)", "Decimate to about 10,000 triangles: phones, crowds"),
+    ("GAME", "30k (Game)", "Decimate to about 30,000 triangles: a main character in a game"),
+    ("HIGH", "100k", "Decimate to about 100,000 triangles: close-ups, offline rendering"),
+    ("FULL", "Full", "Keep every triangle the reconstruction made (often several hundred thousand)"),
 ]
 
 SOURCE_ITEMS = [
@@ -49,6 +61,33 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
                                  description="Height of the person in the scene")
     use_colors: BoolProperty(name="Colors", default=True,
                              description="Colour the mesh with the photo's colours (a colour attribute)")
+
+    # -- Game-ready
+    poly_budget: EnumProperty(name="Polygon Budget", items=BUDGET_ITEMS, default="FULL",
+                              description="Triangles to keep: the mesh is decimated to this count, colours kept")
+    use_cleanup: BoolProperty(name="Clean Up", default=True,
+                              description="Keep only the person (drop floating fragments), close small holes and "
+                                          "remove degenerate faces")
+    use_color_fill: BoolProperty(name="Color Fill", default=True,
+                                 description="Photo colour only where the camera saw the surface; the back and "
+                                             "hidden parts are filled from nearby colours")
+    use_rig: BoolProperty(name="Rig", default=False,
+                          description="Add a humanoid armature (from the photo's body keypoints) with automatic "
+                                      "weights after reconstructing")
+    rig_naming: EnumProperty(name="Bone Names", items=NAMING_ITEMS, default="HUMANOID",
+                             description="Naming convention of the rig's bones")
+    use_bake: BoolProperty(name="Bake Texture", default=False,
+                           description="Unwrap the mesh and bake its colours into an image texture after "
+                                       "reconstructing (for engines that ignore vertex colours)")
+    bake_size: EnumProperty(name="Texture Size", items=SIZE_ITEMS, default="2048",
+                            description="Size of the baked texture in pixels")
+    export_target: EnumProperty(name="Engine", items=TARGET_ITEMS, default="UNITY",
+                                description="The game engine the export preset is for")
+    export_format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="AUTO",
+                                description="File format of the export")
+
+    def target_faces(self) -> int:
+        return BUDGETS[self.poly_budget]
 
     def photo_label(self) -> str:
         if self.source == 'IMAGE':
