@@ -130,7 +130,7 @@ def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resoluti
                 crop: tuple[int, int, int] | None = None, dense: bool = False,
                 progress: ProgressFn | Callable[[float, str], None] | None = None,
                 cancel: CancelFn = None, inputs: NetworkInputs | None = None,
-                chunk: int | None = None) -> Mesh:
+                chunk: int | None = None, color_fill: bool = False) -> Mesh:
     """Reconstruct the person in ``image`` as a coloured mesh in the normalised cube frame.
 
     image: a path, or uint8 [H, W, 3|4] RGB(A). crop: (x, y, side) in photo pixels; default: the alpha's
@@ -138,6 +138,9 @@ def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resoluti
     grid point (the official, slow way) instead of coarse-to-fine. progress(fraction, stage) is called as
     work advances; cancel() returning True (or an Event being set) stops within about a second with
     :class:`Cancelled`. ``inputs`` lets a caller pass prepared inputs (photo preparation) instead.
+    color_fill: colour from the photo only where the camera sees a vertex, and fill hidden and back
+    surfaces along the surface from what it sees (``meshops.colorize``); off: every vertex takes the
+    photo colour straight along the view axis (the official photo-colour path).
     """
     if resolution < 8 or resolution > 1024:
         raise PIFuHDError(f"resolution must be between 8 and 1024 (got {resolution}).")
@@ -177,12 +180,17 @@ def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resoluti
     verts, faces = marching_cubes(volume, LEVEL)
     del volume
     mesh_report.update(0.6)
-    colors = vertex_colors(verts, inputs.image_1024.to(model.device), inputs.calib)
+    if color_fill:
+        from .meshops import colorize
+
+        colors = colorize((verts, faces), inputs.image_1024, inputs.calib)
+    else:
+        colors = vertex_colors(verts, inputs.image_1024.to(model.device), inputs.calib)
     mesh_report.update(1.0)
     timings["mesh"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return Mesh(verts, faces, colors, info={
-        "resolution": resolution, "dense": dense, "crop": tuple(inputs.crop),
+        "resolution": resolution, "dense": dense, "color_fill": color_fill, "crop": tuple(inputs.crop),
         "photo_size": tuple(inputs.photo_size), "evaluations": counter.count, "seconds": timings,
         "device": str(model.device), "checkpoint": str(model.path),
     })

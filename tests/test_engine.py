@@ -72,6 +72,16 @@ def test_reconstruct_array_input_with_progress(model):
     assert mesh.info["evaluations"] < 33 ** 3 * 2
 
 
+def test_reconstruct_with_colour_fill(model):
+    """The visibility-aware colouring replaces plain projection for vertices the camera does not see."""
+    plain = backend.reconstruct(PHOTO, model, resolution=24)
+    filled = backend.reconstruct(PHOTO, model, resolution=24, color_fill=True)
+    np.testing.assert_array_equal(filled.vertices, plain.vertices)
+    assert filled.info["color_fill"] and not plain.info["color_fill"]
+    assert filled.colors.shape == plain.colors.shape and 0 <= filled.colors.min() and filled.colors.max() <= 1
+    assert not np.allclose(filled.colors, plain.colors)
+
+
 def test_reconstruct_cancel_from_another_thread(model):
     stop = threading.Event()
     seen = []

@@ -41,6 +41,8 @@ PYPI_REQUIREMENTS = (
     "opencv-python-headless==4.11.0.86",
     "scikit-image==0.26.0",
     "tqdm==4.70.1",
+    "pillow==13.0.0",               # photo loading (EXIF, CMYK, 16-bit)
+    "fast-simplification==0.2.0",   # decimation to a polygon budget (numpy fallback without it)
     # MediaPipe's runtime needs; MediaPipe itself goes in with --no-deps (its declared jax tree is unused).
     "protobuf==4.25.9",
     "absl-py==2.5.1",
