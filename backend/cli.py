@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where to save the preview of the network inputs (default: OUT.preview.png)")
     rec.add_argument("--no-preview", action="store_true", help="do not save the preview")
     rec.add_argument("--dense", action="store_true", help="evaluate every grid point (slow, official)")
+    rec.add_argument("--color-fill", action="store_true",
+                     help="photo colour only where the camera sees the surface; fill the back from it")
     rec.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -83,6 +85,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         inputs = None if prepared is None else _inputs_for(prepared, model, args)
         mesh = reconstruct(args.photo, model, resolution=args.resolution,
                            crop=tuple(args.crop) if args.crop else None, dense=args.dense, progress=update,
+                           color_fill=args.color_fill,
                            inputs=inputs)
         if mesh.is_empty:
             raise PIFuHDError("The network found no surface in this photo: check that a whole person is "
