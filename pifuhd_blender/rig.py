@@ -16,6 +16,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 from mathutils import Matrix, Vector
 
 from . import scene_object, skeleton
+from .person import PersonOperator
 
 RIG_TAG = "pifuhd_rig"            # on the armature object: the naming convention used
 WEIGHTS_TAG = "pifuhd_rig_weights"  # on the mesh: how its weights were made
@@ -254,7 +255,7 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
     ob.select_set(True)
     context.view_layer.objects.active = ob
     info = {"bones": len(order), "weights": how, "repaired": repaired, "fallbacks": skel.fallbacks,
-            "keypoints": keypoints is not None}
+            "keypoints": keypoints is not None, "swapped_sides": skel.swapped_sides}
     return arm, info
 
 
@@ -264,15 +265,18 @@ def describe(arm: bpy.types.Object, info: dict) -> str:
         text += "; no photo keypoints, so the joints follow the mesh's proportions"
     elif info["fallbacks"]:
         text += f"; estimated from the mesh: {', '.join(info['fallbacks'])}"
+    if info.get("swapped_sides"):
+        text += "; the photo's left and right were swapped (the person seemed to face away)"
     return text + "."
 
 
-class PIFUHD_OT_rig(bpy.types.Operator):
+class PIFUHD_OT_rig(PersonOperator, bpy.types.Operator):
     """Add a humanoid armature to the selected person (placed from the photo's body keypoints), skinned"""
 
     bl_idname = "pifuhd.rig"
     bl_label = "Rig Person"
     bl_options = {'REGISTER', 'UNDO'}
+    PANEL_DEFAULTS = {"naming": "rig_naming"}
 
     naming: EnumProperty(name="Naming", items=NAMING_ITEMS, default="HUMANOID",
                          description="Bone names: Unity/Godot Humanoid, or Mixamo's")
@@ -284,20 +288,6 @@ class PIFUHD_OT_rig(bpy.types.Operator):
                                 description="Most bones that move one vertex (game engines: 4)")
     min_confidence: FloatProperty(name="Keypoint Confidence", default=0.3, min=0.0, max=1.0,
                                   description="Keypoints the detector was less sure of are estimated instead")
-
-    @classmethod
-    def poll(cls, context):
-        ob = context.active_object
-        if ob is None or ob.type != 'MESH':
-            cls.poll_message_set("Select the reconstructed person (a mesh) first")
-            return False
-        return context.mode == 'OBJECT'
-
-    def invoke(self, context, event):
-        settings = getattr(context.scene, "pifuhd", None)
-        if settings is not None and not self.properties.is_property_set("naming"):
-            self.naming = settings.rig_naming
-        return self.execute(context)
 
     def execute(self, context):
         ob = context.active_object
@@ -313,13 +303,4 @@ class PIFUHD_OT_rig(bpy.types.Operator):
 
 
 CLASSES = (PIFUHD_OT_rig,)
-
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -86,6 +86,7 @@ class Skeleton:
     joints: dict[str, np.ndarray]
     sources: dict[str, str] = field(default_factory=dict)   # BODY_25 name -> 'keypoint' | 'mirrored' | 'proportions'
     height: float = 0.0
+    swapped_sides: bool = False   # the detector's left/right labels were the wrong way round and were swapped
 
     def bones(self, naming: str = "HUMANOID") -> list[tuple[str, str | None, np.ndarray, np.ndarray, bool]]:
         """(name, parent name, head, tail, connected) per bone, in the chosen naming, parents first."""
@@ -190,10 +191,29 @@ class _Body:
         return np.array([x, self.mid_y, z]), False
 
 
+def _swap_sides(pts: dict[str, np.ndarray], sources: dict[str, str]) -> bool:
+    """The mesh always faces the camera (-Y), so the subject's left is +X. A pose detector that takes the
+    person for facing away (a featureless face, a photo from behind) labels the sides the other way round:
+    when most confident left/right pairs have "left" at the smaller X, swap every pair's labels."""
+    votes = 0.0
+    for name in pts:
+        if name.startswith("L") and MIRROR.get(name) in pts:
+            weight = 2.0 if name in ("LShoulder", "LHip") else 1.0
+            votes += weight * np.sign(pts[name][0] - pts[MIRROR[name]][0])
+    if votes >= 0:
+        return False
+    for table in (pts, sources):
+        swapped = {MIRROR.get(name, name): value for name, value in table.items()}
+        table.clear()
+        table.update(swapped)
+    return True
+
+
 def _keypoint_positions(body: _Body, keypoints: np.ndarray | None, min_confidence: float
-                        ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+                        ) -> tuple[dict[str, np.ndarray], dict[str, str], bool]:
     """2D (X, Z) of every BODY_25 point the skeleton needs: the keypoint when it is confident and on the
-    body's extent, else its mirror image across the midline, else the proportions table."""
+    body's extent (sides swapped if the detector had them the wrong way round), else its mirror image
+    across the midline, else the proportions table. Returns (points, sources, whether sides were swapped)."""
     pts: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
     margin = 0.1 * body.height
@@ -207,6 +227,7 @@ def _keypoint_positions(body: _Body, keypoints: np.ndarray | None, min_confidenc
                 body.lo[2] - margin <= z <= body.hi[2] + margin)
             if np.isfinite([x, z, conf]).all() and conf >= min_confidence and inside:
                 pts[name], sources[name] = np.array([x, z]), "keypoint"
+    swapped = _swap_sides(pts, sources)
     mid = body.mid_x
     if "Neck" in pts and "MidHip" in pts:
         mid = float((pts["Neck"][0] + pts["MidHip"][0]) / 2.0)
@@ -237,7 +258,7 @@ def _keypoint_positions(body: _Body, keypoints: np.ndarray | None, min_confidenc
     if sources["MidHip"] != "keypoint" and all(sources.get(s) == "keypoint" for s in ("LHip", "RHip")):
         pts["MidHip"] = (pts["LHip"] + pts["RHip"]) / 2.0
         sources["MidHip"] = "mirrored"
-    return pts, sources
+    return pts, sources, swapped
 
 
 def _extreme_hand(body: _Body, shoulder: np.ndarray, sign: int) -> np.ndarray:
@@ -293,7 +314,7 @@ def estimate_skeleton(vertices: np.ndarray, faces: np.ndarray, keypoints: np.nda
     """
     body = _Body(vertices, faces)
     h = body.height
-    pts, sources = _keypoint_positions(body, keypoints, min_confidence)
+    pts, sources, swapped = _keypoint_positions(body, keypoints, min_confidence)
     lifted = {name: body.lift(x, z, torso=name in TORSO_POINTS)[0] for name, (x, z) in pts.items()}
 
     j: dict[str, np.ndarray] = {}
@@ -324,7 +345,7 @@ def estimate_skeleton(vertices: np.ndarray, faces: np.ndarray, keypoints: np.nda
         j["hip_" + side], j["knee_" + side], j["ankle_" + side] = hip, knee, ankle
         j["ball_" + side], j["toe_" + side] = _foot(body, ankle, +1 if s == "L" else -1)
     _fix_degenerate(j, h)
-    return Skeleton(joints=j, sources=sources, height=h)
+    return Skeleton(joints=j, sources=sources, height=h, swapped_sides=swapped)
 
 
 def _fix_degenerate(j: dict[str, np.ndarray], height: float) -> None:

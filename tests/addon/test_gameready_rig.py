@@ -32,17 +32,6 @@ def rigged(bpy, mods, ob, **kwargs):
     return arm
 
 
-def evaluated_positions(bpy, ob):
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    ev = ob.evaluated_get(depsgraph)
-    me = ev.to_mesh()
-    co = np.empty(len(me.vertices) * 3, np.float32)
-    me.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    m = np.asarray(ob.matrix_world)
-    return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
-
-
 def weights_of(mods, ob, arm):
     names = [b.name for b in arm.data.bones]
     return names, mods["rig"].read_weights(ob, names)
@@ -116,19 +105,19 @@ def test_joints_come_from_the_keypoints_and_lie_inside_the_mesh(bpy, mods, perso
 
 @pytest.mark.parametrize("bone, hand, foot", [("LeftUpperArm", 1, "right"), ("RightUpperArm", 0, "left")])
 def test_posing_the_upper_arm_moves_the_hand_and_not_the_opposite_foot(bpy, mods, person, analytic_person,
-                                                                        bone, hand, foot):
+                                                                        world_positions, bone, hand, foot):
     ob, transform = person
     arm = rigged(bpy, mods, ob)
     cube = analytic_person["vertices"]
     near_hand = np.linalg.norm(cube - analytic_person["hands"][hand], axis=1) < 0.06
     opposite_foot = (cube[:, 1] < -0.7) & ((cube[:, 0] < 0) if foot == "right" else (cube[:, 0] > 0))
     assert near_hand.sum() > 50 and opposite_foot.sum() > 100
-    rest = evaluated_positions(bpy, ob)
+    rest = world_positions(ob)
     pose_bone = arm.pose.bones[bone]
     pose_bone.rotation_mode = 'XYZ'
     pose_bone.rotation_euler = (math.radians(45.0), 0.0, 0.0)      # swing the arm forward by 45 degrees
     bpy.context.view_layer.update()
-    moved = np.linalg.norm(evaluated_positions(bpy, ob) - rest, axis=1)
+    moved = np.linalg.norm(world_positions(ob) - rest, axis=1)
     # shoulder to hand is ~0.55 m here: a 45 degree swing moves the hand by ~0.4 m
     assert moved[near_hand].min() > 0.2, moved[near_hand].min()
     assert moved[opposite_foot].max() < 1e-6
@@ -222,3 +211,20 @@ def test_pure_weight_helpers(mods):
     pts = np.array([[0.0, 0.0, 0.5], [1.0, 0.0, 0.5]])
     d = sk.segment_distances(pts, np.zeros((1, 3)), np.array([[0.0, 0.0, 1.0]]))
     assert np.allclose(d[:, 0], [0.0, 1.0])
+
+
+def test_left_and_right_swapped_by_the_detector_are_put_back(bpy, mods, clean_scene, make_person, analytic_person):
+    """A pose detector that takes the person for facing away labels the sides the other way round; the mesh
+    always faces the camera, so the rig's Left bones still go to +X (the subject's left)."""
+    sk = mods["skeleton"]
+    kp = analytic_person["keypoints"].copy()
+    for name, i in sk.KP.items():
+        if name.startswith("L"):
+            kp[[i, sk.KP[sk.MIRROR[name]]]] = kp[[sk.KP[sk.MIRROR[name]], i]]
+    ob, _ = make_person(keypoints=kp)
+    bpy.context.view_layer.objects.active = ob
+    arm = rigged(bpy, mods, ob)
+    m = np.asarray(arm.matrix_world)
+    head = {b.name: m[:3, :3] @ np.asarray(b.head_local) + m[:3, 3] for b in arm.data.bones}
+    assert head["LeftHand"][0] > 0.4 and head["RightHand"][0] < -0.4
+    assert head["LeftUpperLeg"][0] > 0 > head["RightUpperLeg"][0]
