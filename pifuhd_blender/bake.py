@@ -16,6 +16,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty
 
 from . import scene_object
+from .person import PersonOperator
 
 UV_NAME = "UVMap"
 BAKED_TAG = "pifuhd_baked_image"   # on the material: the baked image's name
@@ -207,31 +208,18 @@ def bake_colors(context, ob: bpy.types.Object, *, size: int = 2048, margin: int 
     return image, path
 
 
-class PIFUHD_OT_bake(bpy.types.Operator):
+class PIFUHD_OT_bake(PersonOperator, bpy.types.Operator):
     """Bake the selected person's vertex colours into an image texture on its material (for game engines)"""
 
     bl_idname = "pifuhd.bake"
     bl_label = "Bake Color Texture"
     bl_options = {'REGISTER', 'UNDO'}
+    PANEL_DEFAULTS = {"size": "bake_size"}
 
     size: EnumProperty(name="Size", items=SIZE_ITEMS, default="2048", description="Texture size in pixels")
     margin: IntProperty(name="Margin", default=8, min=0, max=64, subtype='PIXEL',
                         description="Pixels the colours spread past the UV islands' edges (hides seams)")
     save: EnumProperty(name="Store", items=SAVE_ITEMS, default="AUTO")
-
-    @classmethod
-    def poll(cls, context):
-        ob = context.active_object
-        if ob is None or ob.type != 'MESH':
-            cls.poll_message_set("Select the reconstructed person (a mesh) first")
-            return False
-        return context.mode == 'OBJECT'
-
-    def invoke(self, context, event):
-        settings = getattr(context.scene, "pifuhd", None)
-        if settings is not None and not self.properties.is_property_set("size"):
-            self.size = settings.bake_size
-        return self.execute(context)
 
     def execute(self, context):
         ob = context.active_object
@@ -246,13 +234,4 @@ class PIFUHD_OT_bake(bpy.types.Operator):
 
 
 CLASSES = (PIFUHD_OT_bake,)
-
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -29,7 +29,8 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from mathutils import Matrix
 
-from . import bake, rig
+from . import bake, rig, scene_object
+from .person import PersonOperator
 
 TARGET_ITEMS = [
     ("UNITY", "Unity", "FBX or glTF for Unity: metres, Y up, facing +Z; Humanoid bone names map automatically"),
@@ -221,15 +222,7 @@ def _centimetre_copies(context, mesh_ob, arm):
             yield mesh_copy, arm_copy
     finally:
         for block in made:
-            try:
-                if isinstance(block, bpy.types.Object):
-                    bpy.data.objects.remove(block)
-                elif isinstance(block, bpy.types.Mesh):
-                    bpy.data.meshes.remove(block)
-                elif isinstance(block, bpy.types.Armature):
-                    bpy.data.armatures.remove(block)
-            except ReferenceError:
-                pass
+            scene_object.remove_block(block)
         bpy.data.collections.remove(collection)
 
 
@@ -272,12 +265,13 @@ def export_avatar(context, filepath: str, target: str = "UNITY", fmt: str = "AUT
             "bytes": os.path.getsize(path)}
 
 
-class PIFUHD_OT_export(bpy.types.Operator):
+class PIFUHD_OT_export(PersonOperator, bpy.types.Operator):
     """Export the selected person and its rig for a game engine (glTF or FBX, that engine's axes and scale)"""
 
     bl_idname = "pifuhd.export"
     bl_label = "Export for Game Engine"
     bl_options = {'REGISTER'}
+    PANEL_DEFAULTS = {"target": "export_target", "format": "export_format"}
 
     target: EnumProperty(name="Engine", items=TARGET_ITEMS, default="UNITY")
     format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="AUTO")
@@ -293,17 +287,8 @@ class PIFUHD_OT_export(bpy.types.Operator):
             return False
         return True
 
-    def _panel_defaults(self, context) -> None:
-        settings = getattr(context.scene, "pifuhd", None)
-        if settings is None:
-            return
-        if not self.properties.is_property_set("target"):
-            self.target = settings.export_target
-        if not self.properties.is_property_set("format"):
-            self.format = settings.export_format
-
     def invoke(self, context, event):
-        self._panel_defaults(context)
+        self.apply_panel_defaults(context)
         try:
             mesh_ob, _arm = find_avatar(context)
         except ExportError as err:
@@ -325,7 +310,7 @@ class PIFUHD_OT_export(bpy.types.Operator):
         return False
 
     def execute(self, context):
-        self._panel_defaults(context)
+        self.apply_panel_defaults(context)
         if not self.filepath:
             self.report({'ERROR'}, "Choose a file to export to.")
             return {'CANCELLED'}
@@ -342,13 +327,4 @@ class PIFUHD_OT_export(bpy.types.Operator):
 
 
 CLASSES = (PIFUHD_OT_export,)
-
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -21,10 +21,15 @@ def _estimate_text(settings) -> str:
     return estimate.describe(resolution, device)
 
 
-class VIEW3D_PT_pifuhd(bpy.types.Panel):
+class _SidebarPanel:
+    """Where the add-on's panels live: View3D > Sidebar > PIFuHD."""
+
     bl_space_type = 'VIEW_3D'
     bl_region_type = 'UI'
     bl_category = "PIFuHD"
+
+
+class VIEW3D_PT_pifuhd(_SidebarPanel, bpy.types.Panel):
     bl_label = "PIFuHD"
 
     def draw(self, context):
@@ -72,13 +77,10 @@ class VIEW3D_PT_pifuhd(bpy.types.Panel):
         layout.label(text=status.text, icon=STATUS_ICONS.get(status.level, 'INFO'))
 
 
-class VIEW3D_PT_pifuhd_gameready(bpy.types.Panel):
+class VIEW3D_PT_pifuhd_gameready(_SidebarPanel, bpy.types.Panel):
     """Game-ready options: applied by Reconstruct (polygon budget, clean-up, colour fill, rig, bake), and the
     rig / bake / export buttons for the selected person."""
 
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "PIFuHD"
     bl_label = "Game-ready"
     bl_parent_id = "VIEW3D_PT_pifuhd"
 

@@ -139,18 +139,21 @@ def build_person(context, cube_vertices: np.ndarray, faces: np.ndarray, colors: 
             show_attribute_colors(context)
     except Exception:
         for block in reversed(made):
-            _remove(block)
+            remove_block(block)
         raise
     return ob
 
 
-def _remove(block) -> None:
+REMOVERS = ((bpy.types.Object, "objects"), (bpy.types.Mesh, "meshes"), (bpy.types.Material, "materials"),
+            (bpy.types.Armature, "armatures"), (bpy.types.Image, "images"))
+
+
+def remove_block(block) -> None:
+    """Remove an object, mesh, material, armature or image from ``bpy.data`` (gone already: nothing)."""
     try:
-        if isinstance(block, bpy.types.Object):
-            bpy.data.objects.remove(block)
-        elif isinstance(block, bpy.types.Mesh):
-            bpy.data.meshes.remove(block)
-        elif isinstance(block, bpy.types.Material):
-            bpy.data.materials.remove(block)
+        for kind, collection in REMOVERS:
+            if isinstance(block, kind):
+                getattr(bpy.data, collection).remove(block)
+                return
     except ReferenceError:
         pass

@@ -28,16 +28,12 @@ def rigged_person(bpy, clean_scene, make_person):
     return ob
 
 
-def world_box(ob, bpy):
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    ev = ob.evaluated_get(depsgraph)
-    me = ev.to_mesh()
-    co = np.empty(len(me.vertices) * 3, np.float32)
-    me.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    m = np.asarray(ob.matrix_world)
-    pts = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
-    return pts.min(axis=0), pts.max(axis=0), pts
+@pytest.fixture
+def world_box(world_positions):
+    def box(ob):
+        pts = world_positions(ob)
+        return pts.min(axis=0), pts.max(axis=0), pts
+    return box
 
 
 def glb_json(path) -> dict:
@@ -70,9 +66,9 @@ def reimport(bpy, path, fmt):
 
 
 @pytest.mark.parametrize("target, fmt", CASES)
-def test_export_reimports_with_rig_weights_and_colours(bpy, mods, rigged_person, tmp_path, target, fmt):
+def test_export_reimports_with_rig_weights_and_colours(bpy, mods, rigged_person, world_box, tmp_path, target, fmt):
     ob = rigged_person
-    lo, hi, _ = world_box(ob, bpy)
+    lo, hi, _ = world_box(ob)
     original_colours = np.empty(len(ob.data.vertices) * 4, np.float32)
     ob.data.color_attributes["Col"].data.foreach_get("color", original_colours)
     mean_colour = original_colours.reshape(-1, 4)[:, :3].mean(axis=0)
@@ -112,7 +108,7 @@ def test_export_reimports_with_rig_weights_and_colours(bpy, mods, rigged_person,
     assert np.allclose(totals, 1.0, atol=2e-3)                       # every vertex weighted, sums to 1
     assert any(m.type == 'ARMATURE' and m.object == arm for m in mesh.modifiers)
     # real size, on the floor, in the same place and facing: the bounding box comes back (axes, units)
-    lo2, hi2, pts = world_box(mesh, bpy)
+    lo2, hi2, pts = world_box(mesh)
     assert np.allclose(lo2, lo, atol=0.005) and np.allclose(hi2, hi, atol=0.005), (lo, hi, lo2, hi2)
     # and no mirror: the vertices at the person's far left (+X) move with the left hand
     dominant = {}
@@ -133,30 +129,28 @@ def test_export_reimports_with_rig_weights_and_colours(bpy, mods, rigged_person,
     assert np.abs(colours.mean(axis=0) - mean_colour).max() < 0.05
 
 
-def test_posed_rig_exports_its_rest_pose(bpy, mods, rigged_person, tmp_path):
+def test_posed_rig_exports_its_rest_pose(bpy, mods, rigged_person, world_box, tmp_path):
     ob = rigged_person
     arm = mods["rig"].existing_rig(ob)
-    lo, hi, _ = world_box(ob, bpy)
+    lo, hi, _ = world_box(ob)
     arm.pose.bones["LeftUpperArm"].rotation_mode = 'XYZ'
     arm.pose.bones["LeftUpperArm"].rotation_euler = (1.0, 0.0, 0.0)
     bpy.context.view_layer.objects.active = arm               # the rig selected works as well as the mesh
     assert bpy.ops.pifuhd.export(filepath=str(tmp_path / "posed.glb"), target='GODOT') == {'FINISHED'}
     assert arm.data.pose_position == 'POSE'                   # the scene's pose is left as it was
     _arm, mesh = reimport(bpy, tmp_path / "posed.glb", "GLB")
-    lo2, hi2, _ = world_box(mesh, bpy)
+    lo2, hi2, _ = world_box(mesh)
     assert np.allclose(lo2, lo, atol=0.005) and np.allclose(hi2, hi, atol=0.005)
 
 
-def test_unrigged_mesh_exports_too(bpy, mods, clean_scene, make_person, tmp_path):
+def test_unrigged_mesh_exports_too(bpy, mods, clean_scene, make_person, world_box, tmp_path):
     ob, _ = make_person()
     assert bpy.ops.pifuhd.export(filepath=str(tmp_path / "plain.fbx"), target='UNREAL') == {'FINISHED'}
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     assert bpy.ops.import_scene.fbx(filepath=str(tmp_path / "plain.fbx")) == {'FINISHED'}
     mesh = next(o for o in bpy.data.objects if o.type == 'MESH')
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    height = max(c[2] for c in (mesh.matrix_world @ v.co for v in mesh.data.vertices))
-    assert height == pytest.approx(HEIGHT, abs=0.005)
-    assert depsgraph is not None
+    _lo, hi, _pts = world_box(mesh)
+    assert hi[2] == pytest.approx(HEIGHT, abs=0.005)                 # centimetres in the file, metres back
 
 
 def test_option_names_exist_in_this_blender(bpy, mods):
