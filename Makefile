@@ -16,7 +16,7 @@ venv: $(VENV)/.installed
 
 # The main job on the bundled example: photo -> mesh (out/example.obj).
 demo: venv
-	$(PY) -m backend reconstruct examples/person.png --checkpoint $(CHECKPOINT) --out out/example.obj --resolution 128
+	$(PY) -m backend reconstruct examples/person.png --checkpoint models/demo/pifuhd_demo.pt --out out/example.obj --resolution 128
 
 test: venv
 	$(PY) -m pytest -q tests
