@@ -126,6 +126,7 @@ def _prepare(args: argparse.Namespace, coarse_size: int = 512, fine_size: int = 
     if not args.no_preview:
         path = args.preview or str(Path(args.out).with_suffix(".preview.png"))
         try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)  # the mesh's folder may not exist yet
             prepared.save_preview(path)
             print(f"preview of the network inputs: {path}", file=sys.stderr)
         except OSError as err:

@@ -26,13 +26,13 @@ def cli(*args: str | Path) -> subprocess.CompletedProcess:
 
 
 def test_reconstruct_prepares_the_photo_and_saves_a_preview(tmp_path):
-    out = tmp_path / "yoga.obj"
+    out = tmp_path / "new_folder" / "yoga.obj"   # a folder that does not exist yet, as in `make demo`
     run = cli(PHOTOS / "yoga_tree_white.jpg", "--checkpoint", CHECKPOINT, "--out", out, "--resolution", "8",
               "--quiet")
     assert run.returncode == EXIT_OK, run.stderr
     assert "person found: crop x=" in run.stderr and "(keypoints)" in run.stderr
     assert "W0000" not in run.stderr and "XNNPACK" not in run.stderr     # MediaPipe's native log kept out
-    preview = tmp_path / "yoga.preview.png"
+    preview = out.parent / "yoga.preview.png"
     assert preview.is_file() and load_image(preview).shape == (1024, 1536, 3)
     assert out.is_file() and "vertices" in run.stdout
 
