@@ -73,7 +73,7 @@ def mesh_occupancy(vertices: np.ndarray, faces: np.ndarray, res: int) -> np.ndar
             with np.errstate(divide="ignore", invalid="ignore"):
                 l1 = ((b[:, 1] - c[:, 1]) * (px - c[:, 0]) + (c[:, 0] - b[:, 0]) * (py - c[:, 1])) / d
                 l2 = ((c[:, 1] - a[:, 1]) * (px - c[:, 0]) + (a[:, 0] - c[:, 0]) * (py - c[:, 1])) / d
-            l3 = 1.0 - l1 - l2
+                l3 = 1.0 - l1 - l2  # NaN for a degenerate (edge-on) triangle: never a hit below
             hit = (d != 0) & (l1 >= 0) & (l2 >= 0) & (l3 >= 0)
             f, l1, l2, l3 = f[hit], l1[hit], l2[hit], l3[hit]
             z = l1 * tri[f, 0, 2] + l2 * tri[f, 1, 2] + l3 * tri[f, 2, 2]
