@@ -84,8 +84,11 @@ class CoarsePIFu(nn.Module):
     def query(self, features: torch.Tensor, points: torch.Tensor, calib: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor]:
         """Occupancy [B,1,N] (0 outside the cube) and phi [B,Cm,N] at cube points [B,3,N]."""
-        xyz = project(points, calib)
-        inside = ((xyz >= -1) & (xyz <= 1)).all(dim=1, keepdim=True).to(points.dtype)
+        return self.query_projected(features, project(points, calib))
+
+    def query_projected(self, features: torch.Tensor, xyz: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same for points already projected to image NDC, xyz [B,3,N]."""
+        inside = ((xyz >= -1) & (xyz <= 1)).all(dim=1, keepdim=True).to(xyz.dtype)
         depth = xyz[:, 2:3] * (self.opt.load_size // 2) / self.opt.z_size
         pred, phi = self.mlp(torch.cat([sample_features(features, xyz[:, :2]), depth], 1))
         return inside * pred, phi
@@ -131,8 +134,8 @@ class PIFuHD(nn.Module):
     def query(self, maps: FeatureMaps, points: torch.Tensor, calib: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor]:
         """(fine occupancy, coarse occupancy), each [B,1,N] in [0,1], at cube points [B,3,N]."""
-        coarse_pred, phi = self.netG.query(maps.coarse, points, calib)
-        xyz = project(points, calib)
+        xyz = project(points, calib)  # both levels share the calibration: project once
+        coarse_pred, phi = self.netG.query_projected(maps.coarse, xyz)
         inside = ((xyz[:, :2] >= -1) & (xyz[:, :2] <= 1)).all(dim=1, keepdim=True).to(points.dtype)
         pred, _ = self.mlp(torch.cat([sample_features(maps.fine, xyz[:, :2]), phi], 1))
         return inside * pred, coarse_pred
