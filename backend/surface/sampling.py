@@ -107,16 +107,24 @@ def _interesting(lattice: np.ndarray, level: float, band: float) -> np.ndarray:
         return (lo <= level + band) & (hi >= level - band)
 
 
+def _shift_or(mask: np.ndarray, axis: int, forward: bool = True, backward: bool = False) -> None:
+    """In place: each element also takes the value of its predecessor (``forward``) and/or successor
+    (``backward``) along ``axis``."""
+    lead = [slice(None)] * 3
+    lag = [slice(None)] * 3
+    lead[axis], lag[axis] = slice(1, None), slice(None, -1)
+    src = mask.copy()
+    if forward:
+        mask[tuple(lead)] |= src[tuple(lag)]
+    if backward:
+        mask[tuple(lag)] |= src[tuple(lead)]
+
+
 def _dilate(cells: np.ndarray) -> np.ndarray:
     """Dilation by the 3x3x3 cube (26-neighbourhood), done separably along each axis."""
     out = cells.copy()
     for axis in range(3):
-        src = out.copy()
-        lead = [slice(None)] * 3
-        lag = [slice(None)] * 3
-        lead[axis], lag[axis] = slice(1, None), slice(None, -1)
-        out[tuple(lag)] |= src[tuple(lead)]
-        out[tuple(lead)] |= src[tuple(lag)]
+        _shift_or(out, axis, forward=True, backward=True)
     return out
 
 
@@ -125,10 +133,7 @@ def _cells_to_points(cells: np.ndarray) -> np.ndarray:
     pts = np.zeros(tuple(d + 1 for d in cells.shape), dtype=bool)
     pts[:-1, :-1, :-1] = cells
     for axis in range(3):
-        lead = [slice(None)] * 3
-        lag = [slice(None)] * 3
-        lead[axis], lag[axis] = slice(1, None), slice(None, -1)
-        pts[tuple(lead)] |= pts[tuple(lag)].copy()
+        _shift_or(pts, axis)
     return pts
 
 
