@@ -30,7 +30,8 @@ def main() -> None:
     print(f"  {len(v)} vertices, {len(f)} faces")
     photo = timed("render 1024 px front photo", M.render, M.front_camera(1024))[:, :, :3]
     calib = np.diag([1.0, -1.0, 1.0, 1.0])
-    colors = timed("colorize (visibility + fill)", colorize, (v, f), photo, calib)
+    timed("colorize, front only (visibility + fill)", colorize, (v, f), photo, calib, through=False)
+    colors = timed("colorize (+ through colours on the back)", colorize, (v, f), photo, calib)
     mesh = Mesh(v, f, colors)
     timed("clean_mesh", clean_mesh, mesh)
     timed("clean_mesh, smooth_iterations=3", clean_mesh, mesh, smooth_iterations=3)

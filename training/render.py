@@ -94,7 +94,7 @@ def _normals(shape: Shape, p: np.ndarray, h: float) -> np.ndarray:
     return g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
 
 
-def _albedo(shape: Shape, p_world: np.ndarray) -> np.ndarray:
+def albedo(shape: Shape, p_world: np.ndarray) -> np.ndarray:
     """Garment/skin colour [N, 3] in [0, 1] at surface points (patterns in the body frame)."""
     colours = shape.meta["colours"]
     group = shape.material(p_world)
@@ -146,7 +146,7 @@ def render(shape: Shape, camera: Camera, bg: np.ndarray | None = None) -> np.nda
     """RGBA uint8 [size, size, 4] of ``shape`` seen by ``camera`` over ``bg`` (uint8 RGB; default mid grey).
 
     Shading: two directional lights, ambient and a one-sample occlusion term; colours from
-    :func:`_albedo`. Alpha is 255 where the pixel-centre ray hits the shape.
+    :func:`albedo`. Alpha is 255 where the pixel-centre ray hits the shape.
     """
     size = camera.size
     lo, hi = shape.bounds(margin=0.01)
@@ -185,7 +185,7 @@ def render(shape: Shape, camera: Camera, bg: np.ndarray | None = None) -> np.nda
     occ_d = 0.03 * (hi[1] - lo[1])
     ao = np.clip(shape.sdf(p + occ_d * n) / occ_d, 0.0, 1.0)
     light = 0.28 * (0.5 + 0.5 * ao) + 0.62 * np.clip(n @ LIGHT, 0, 1) + 0.18 * np.clip(n @ FILL, 0, 1)
-    colour = _albedo(shape, p) * light[:, None]
+    colour = albedo(shape, p) * light[:, None]
     rgba[ii, jj, :3] = (np.clip(colour, 0, 1) * 255).astype(np.uint8)
     rgba[ii, jj, 3] = 255
     return rgba

@@ -1,4 +1,5 @@
-"""Which vertices a camera sees: a software z-buffer (numpy, no OpenGL) and a facing test.
+"""Which vertices a camera sees, and which lie on the back of what it sees: a software z-buffer (numpy, no
+OpenGL), a facing test and a first-solid test.
 
 Frames
 ------
@@ -104,6 +105,36 @@ def rasterize_depth(vertices: np.ndarray, faces: np.ndarray, view: View) -> np.n
     return depth.reshape(h, w)
 
 
+def _facing(cos: np.ndarray, grazing: tuple[float, float]) -> np.ndarray:
+    """Smoothstep of the cosine to the camera: 0 below ``grazing[0]``, 1 above ``grazing[1]``."""
+    t0, t1 = grazing
+    x = np.clip((cos - t0) / max(t1 - t0, 1e-9), 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _photo_weights(weight: np.ndarray, uvd: np.ndarray, size: tuple[int, int], layer: np.ndarray,
+                   coverage: np.ndarray, mask: np.ndarray | None, tolerance: float, edge_px: int) -> np.ndarray:
+    """Shared tail of :func:`visible_weights` and :func:`through_weights`: ``weight`` [V] set to 0 where the
+    vertex (``uvd`` [V, 3], see :meth:`View.project`) projects outside the image of ``size`` (w, h), lies
+    farther from the camera than the depth ``layer`` [H, W] (its largest value within one pixel around) by
+    more than ``tolerance``, or within ``edge_px`` pixels of the outline of ``coverage`` (bool [H, W]; and
+    of ``mask`` when given)."""
+    w, h = size
+    j = np.rint(uvd[:, 0]).astype(np.int64)
+    i = np.rint(uvd[:, 1]).astype(np.int64)
+    inside = (j >= 0) & (j < w) & (i >= 0) & (i < h)
+    weight[~inside] = 0.0
+    cand = np.nonzero(weight > 0)[0]
+    if len(cand):
+        zbuf = ndimage.maximum_filter(layer, size=3, mode="nearest")
+        below = uvd[cand, 2] < zbuf[i[cand], j[cand]] - tolerance
+        weight[cand[below]] = 0.0
+        inner = coverage if mask is None else coverage & np.asarray(mask, bool)
+        inner = ndimage.binary_erosion(inner, iterations=edge_px)
+        weight[cand[~inner[i[cand], j[cand]]]] = 0.0
+    return weight.astype(np.float32)
+
+
 def visible_weights(vertices: np.ndarray, faces: np.ndarray, view: View, *, mask: np.ndarray | None = None,
                     grazing: tuple[float, float] = (0.05, 0.3), depth_tolerance_px: float = 4.0,
                     edge_px: int = 2, normals: np.ndarray | None = None,
@@ -118,26 +149,42 @@ def visible_weights(vertices: np.ndarray, faces: np.ndarray, view: View, *, mask
     background and smear into stripes. Rises smoothly to 1 at a cosine of ``grazing[1]``, so colours blend
     where the photo's view becomes oblique. depth: the view's z-buffer if already rasterised.
     """
-    w, h = view.size
     n = vertex_normals(vertices, faces) if normals is None else normals
-    cos = n @ view.towards_camera
-    t0, t1 = grazing
-    x = np.clip((cos - t0) / max(t1 - t0, 1e-9), 0.0, 1.0)
-    weight = x * x * (3.0 - 2.0 * x)                                  # smoothstep
-    uvd = view.project(vertices)
-    j = np.rint(uvd[:, 0]).astype(np.int64)
-    i = np.rint(uvd[:, 1]).astype(np.int64)
-    inside = (j >= 0) & (j < w) & (i >= 0) & (i < h)
-    weight[~inside] = 0.0
-    cand = np.nonzero(weight > 0)[0]
-    if len(cand):
-        raw = rasterize_depth(vertices, faces, view) if depth is None else depth
-        zbuf = ndimage.maximum_filter(raw, size=3, mode="nearest")
-        tol = max(0.01, depth_tolerance_px * view.pixel_size)
-        hidden = uvd[cand, 2] < zbuf[i[cand], j[cand]] - tol
-        weight[cand[hidden]] = 0.0
-        inner = np.isfinite(raw) if mask is None else np.isfinite(raw) & np.asarray(mask, bool)
-        inner = ndimage.binary_erosion(inner, iterations=edge_px)
-        weight[cand[~inner[i[cand], j[cand]]]] = 0.0
-    return weight.astype(np.float32)
+    weight = _facing(n @ view.towards_camera, grazing)
+    raw = rasterize_depth(vertices, faces, view) if depth is None else depth
+    tol = max(0.01, depth_tolerance_px * view.pixel_size)
+    return _photo_weights(weight, view.project(vertices), view.size, raw, np.isfinite(raw), mask, tol, edge_px)
 
+
+def first_exit_depth(vertices: np.ndarray, faces: np.ndarray, view: View) -> np.ndarray:
+    """Where the first solid along each pixel's ray ends: the z-buffer [H, W] float32 of the faces that
+    face away from the camera (their nearest depth; -inf where none). A surface point at this depth is
+    the back of the same piece of the body whose front the photo shows at that pixel."""
+    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])   # outward (counter-clockwise faces)
+    away = normal @ view.towards_camera < 0
+    return rasterize_depth(vertices, np.asarray(faces)[away], view)
+
+
+def through_weights(vertices: np.ndarray, faces: np.ndarray, view: View, *, mask: np.ndarray | None = None,
+                    grazing: tuple[float, float] = (0.05, 0.3), depth_tolerance_px: float = 4.0,
+                    edge_px: int = 2, normals: np.ndarray | None = None,
+                    depth: np.ndarray | None = None) -> np.ndarray:
+    """How much each vertex facing *away* from ``view`` may take the photo's colour at its own pixel,
+    i.e. the colour of the front of the same body part (garments mostly look alike front and back):
+    [V] float32 in [0, 1].
+
+    Non-zero only for vertices on the back of the first solid along their pixel's ray (at the
+    :func:`first_exit_depth` within one pixel around, with the tolerance of :func:`visible_weights`), so
+    the back of the chest behind a raised forearm never takes the forearm's colour. Facing weight as in
+    :func:`visible_weights` with the cosine to the direction *away* from the camera; 0 outside the image
+    and within ``edge_px`` pixels of the silhouette (where the front is seen edge-on). depth: the view's
+    z-buffer if already rasterised (its coverage gives the silhouette).
+    """
+    n = vertex_normals(vertices, faces) if normals is None else normals
+    weight = _facing(-(n @ view.towards_camera), grazing)
+    raw = rasterize_depth(vertices, faces, view) if depth is None else depth
+    exit_depth = first_exit_depth(vertices, faces, view)
+    tol = max(0.01, depth_tolerance_px * view.pixel_size)
+    return _photo_weights(weight, view.project(vertices), view.size, exit_depth, np.isfinite(raw), mask, tol,
+                          edge_px)
