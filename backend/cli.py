@@ -138,7 +138,7 @@ def _inputs_for(prepared, model, args: argparse.Namespace):
     """The prepared inputs, redone at the model's input sizes if they are not the usual 512 / 1024."""
     sizes = (model.coarse.load_size, model.fine.load_size)
     if (prepared.inputs.image_512.shape[-1], prepared.inputs.image_1024.shape[-1]) != sizes:
-        prepared = _prepare(args, *sizes)
+        return prepared.inputs_at(args.photo, *sizes)       # same crop and mask: no second detection
     return prepared.inputs
 
 

@@ -37,6 +37,16 @@ def test_reconstruct_prepares_the_photo_and_saves_a_preview(tmp_path):
     assert out.is_file() and "vertices" in run.stdout
 
 
+def test_model_with_other_input_sizes_prepares_once(tmp_path):
+    # the demo model's inputs are 256/512: the CLI resizes the first preparation's inputs, no second search
+    out = tmp_path / "yoga.obj"
+    run = cli(PHOTOS / "yoga_tree_white.jpg", "--checkpoint", REPO / "models" / "demo" / "pifuhd_demo.pt",
+              "--out", out, "--resolution", "32", "--quiet")
+    assert run.returncode == EXIT_OK, run.stderr
+    assert run.stderr.count("person found") == 1, run.stderr
+    assert out.is_file()
+
+
 def test_no_person_exits_5_before_loading_the_model(tmp_path):
     scene = np.zeros((400, 600, 3), np.uint8)
     scene[:200] = (120, 170, 230)

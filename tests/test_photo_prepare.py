@@ -114,6 +114,21 @@ def test_cutout_keeps_its_alpha(prepared):
     assert torch.equal(kept.inputs.image_1024, p.inputs.image_1024)
 
 
+@pytest.mark.parametrize("name", ["yoga_tree_white.jpg", "ryota_rgba.png"])
+def test_inputs_at_other_sizes_repeat_the_preparation(prepared, name):
+    # a model whose input sizes are not 512/1024 (the demo model: 256/512) gets the same crop and
+    # background treatment without a second detection
+    p = prepared[name]
+    again = prepare_photo(PHOTOS / name, coarse_size=256, fine_size=512)
+    inputs = p.inputs_at(PHOTOS / name, 256, 512)
+    assert inputs.image_512.shape[-1] == 256 and inputs.image_1024.shape[-1] == 512
+    assert torch.equal(inputs.image_512, again.inputs.image_512)
+    assert torch.equal(inputs.image_1024, again.inputs.image_1024)
+    assert inputs.crop == p.crop and torch.equal(inputs.calib, again.inputs.calib)
+    with pytest.raises(ValueError, match="not the prepared photo"):
+        p.inputs_at(np.zeros((300, 200, 3), np.uint8), 256, 512)
+
+
 def test_array_input_and_user_crop(prepared):
     name = "yoga_tree_white.jpg"
     photo = load_image(PHOTOS / name)

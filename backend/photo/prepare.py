@@ -62,6 +62,17 @@ class PreparedPhoto:
     source: str = "image"
     seconds: dict[str, float] = field(default_factory=dict)
 
+    def inputs_at(self, image: str | os.PathLike | np.ndarray, coarse_size: int, fine_size: int) -> NetworkInputs:
+        """The same crop and background treatment as ``inputs``, at other network input sizes (a model whose
+        ``load_size`` differs from the sizes this photo was prepared for), without detecting again.
+        image: the photo this was prepared from (path or array, as given to :func:`prepare_photo`)."""
+        photo, _ = _load(image)
+        if (photo.shape[1], photo.shape[0]) != tuple(self.photo_size):
+            raise ValueError(f"not the prepared photo: {photo.shape[1]}x{photo.shape[0]} px, "
+                             f"prepared {self.photo_size[0]}x{self.photo_size[1]}")
+        replaced = self.background_removed and not has_cutout_alpha(photo)   # a cut-out keeps its own alpha
+        return network_inputs(photo, self.crop, self.mask if replaced else None, coarse_size, fine_size)
+
     def save_preview(self, path: str | os.PathLike) -> Path:
         """Write the preview as a PNG at ``path`` and return the path."""
         return save_preview(self.preview, path)
@@ -84,12 +95,7 @@ def prepare_photo(image: str | os.PathLike | np.ndarray, *, remove_background: b
     """
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
-    if isinstance(image, (str, os.PathLike)):
-        source = str(image)
-        photo = load_image(image)
-    else:
-        source = "the image"
-        photo = as_rgb_uint8(np.asarray(image), source=source, bgr=False)
+    photo, source = _load(image)
     H, W = photo.shape[:2]
     seconds["load"] = _lap(t0)
 
@@ -155,6 +161,13 @@ def prepare_photo(image: str | os.PathLike | np.ndarray, *, remove_background: b
     if preview_path is not None:
         result.save_preview(preview_path)
     return result
+
+
+def _load(image: str | os.PathLike | np.ndarray) -> tuple[np.ndarray, str]:
+    """(uint8 [H, W, 3|4] RGB(A) photo in the photo frame, how to name it in messages)."""
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image), str(image)
+    return as_rgb_uint8(np.asarray(image), source="the image", bgr=False), "the image"
 
 
 def _lap(start: float) -> float:
