@@ -16,7 +16,7 @@ venv: $(VENV)/.installed
 
 # The main job on the bundled example: photo -> mesh (out/example.obj).
 demo: venv
-	$(PY) -m backend reconstruct examples/person.png --checkpoint models/demo/pifuhd_demo.pt --out out/example.obj --resolution 128
+	$(PY) -m backend reconstruct examples/person.png --checkpoint models/demo/pifuhd_demo.pt --out out/example.obj --resolution 128 --color-fill
 
 test: venv
 	$(PY) -m pytest -q tests
@@ -31,6 +31,7 @@ addon: venv
 
 bench: venv
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_demo.py
 
 clean:
 	rm -rf $(VENV) dist out .pytest_cache

@@ -141,6 +141,10 @@ def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resoluti
     color_fill: colour from the photo only where the camera sees a vertex, and fill hidden and back
     surfaces along the surface from what it sees (``meshops.colorize``); off: every vertex takes the
     photo colour straight along the view axis (the official photo-colour path).
+
+    The mesh's ``info`` records how it was made: ``evaluations`` (field points queried), ``seconds`` per
+    stage (``prepare``, ``networks``, ``field``, ``marching_cubes``, ``colors``, ``total``), the device,
+    checkpoint, crop and options.
     """
     if resolution < 8 or resolution > 1024:
         raise PIFuHDError(f"resolution must be between 8 and 1024 (got {resolution}).")
@@ -180,6 +184,9 @@ def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resoluti
     verts, faces = marching_cubes(volume, LEVEL)
     del volume
     mesh_report.update(0.6)
+    timings["marching_cubes"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     if color_fill:
         from .meshops import colorize
 
@@ -187,7 +194,7 @@ def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resoluti
     else:
         colors = vertex_colors(verts, inputs.image_1024.to(model.device), inputs.calib)
     mesh_report.update(1.0)
-    timings["mesh"] = time.perf_counter() - t
+    timings["colors"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return Mesh(verts, faces, colors, info={
         "resolution": resolution, "dense": dense, "color_fill": color_fill, "crop": tuple(inputs.crop),

@@ -1,7 +1,8 @@
 """Render a reconstructed mesh (.obj from ``python -m backend reconstruct``) to a PNG with Blender Workbench.
 
 Headless, about a second: the mesh is placed as the add-on places it (Z up, facing -Y, feet on the floor,
-1.75 m) and shown from the front and from a three-quarter view side by side, with its vertex colours.
+1.75 m) and shown side by side from the front, a three-quarter view and the back (``--views``: turns in
+degrees about the vertical, 180 = from behind), with its vertex colours.
 
     .venv/bin/python tools/render_mesh.py out/example.obj docs/example.png
 
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mesh", type=Path)
     parser.add_argument("png", type=Path)
     parser.add_argument("--size", type=int, default=512, help="height of the image in pixels")
+    parser.add_argument("--views", type=float, nargs="+", default=[0.0, 35.0, 180.0],
+                        help="turn of each copy about the vertical, degrees (0 = facing the camera)")
     args = parser.parse_args(argv)
 
     import bpy
@@ -58,15 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     mesh.shade_smooth()
     ob = bpy.data.objects.new("person", mesh)
     scene.collection.objects.link(ob)
-    for i, yaw in enumerate((0.0, 35.0)):  # front view, then a three-quarter view
+    n = len(args.views)
+    for i, yaw in enumerate(args.views):  # one copy per view, 1.2 m apart
         ob_i = ob if i == 0 else ob.copy()
         if i:
             scene.collection.objects.link(ob_i)
         ob_i.rotation_euler = (0.0, 0.0, math.radians(yaw))
-        ob_i.location = (-0.6 + 1.2 * i, 0.0, 0.0)
+        ob_i.location = (1.2 * (i - (n - 1) / 2), 0.0, 0.0)
     cam_data = bpy.data.cameras.new("cam")
     cam_data.type = "ORTHO"
-    cam_data.ortho_scale = 4.0  # the image width in metres (it is twice its height: 2 m)
+    cam_data.ortho_scale = max(2.0, 1.2 * n + 0.4) if n > 1 else 2.0  # image width, metres (height: 2 m)
     cam = bpy.data.objects.new("cam", cam_data)
     cam.location = (0.0, -6.0, 0.9)
     cam.rotation_euler = (math.radians(90), 0.0, 0.0)
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     shading.light = "STUDIO"
     shading.color_type = "VERTEX"
     scene.display.render_aa = "8"
-    scene.render.resolution_x = args.size * 2
+    scene.render.resolution_x = round(args.size * cam_data.ortho_scale / 2.0)
     scene.render.resolution_y = args.size
     scene.render.image_settings.file_format = "PNG"
     args.png.parent.mkdir(parents=True, exist_ok=True)
