@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--dense", action="store_true", help="evaluate every grid point (slow, official)")
     rec.add_argument("--color-fill", action="store_true",
                      help="photo colour only where the camera sees the surface; fill the back from it")
+    rec.add_argument("--clean", action="store_true",
+                     help="keep only the person's piece (drop floating bits), close small holes")
     rec.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -90,6 +92,10 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         if mesh.is_empty:
             raise PIFuHDError("The network found no surface in this photo: check that a whole person is "
                               "visible, or try another crop.")
+        if args.clean:
+            from .meshops import clean_mesh
+
+            mesh = clean_mesh(mesh)
         save_mesh(mesh, args.out)
     except ImageError as err:
         return _fail(close, err, EXIT_IMAGE)

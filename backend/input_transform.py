@@ -17,6 +17,7 @@ import torch
 
 from .surface.grid import B_MAX, B_MIN, EVAL_CALIB
 
+GREY = 127  # a clear pixel composited over 0.5 grey the official way (255 * 0.5, truncated)
 PERSON_FILL = 0.8  # with an alpha-only crop, the person's taller side fills this share of the square
 
 
@@ -52,11 +53,12 @@ def composite_over_grey(rgba: np.ndarray) -> np.ndarray:
     return (255.0 * out).astype(np.uint8)
 
 
-def crop_square(image: np.ndarray, crop: tuple[int, int, int]) -> np.ndarray:
-    """The ``side x side`` window at (x, y) of ``image`` [H,W,C]; parts outside the photo are zeros."""
+def crop_square(image: np.ndarray, crop: tuple[int, int, int], fill: int = 0) -> np.ndarray:
+    """The ``side x side`` window at (x, y) of ``image`` [H,W,C]; parts outside the photo are ``fill``
+    (zeros, officially)."""
     x, y, side = (int(v) for v in crop)
     h, w = image.shape[:2]
-    out = np.zeros((side, side) + image.shape[2:], dtype=image.dtype)
+    out = np.full((side, side) + image.shape[2:], fill, dtype=image.dtype)
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, w), min(y + side, h)
     if x1 > x0 and y1 > y0:
         out[y0 - y:y1 - y, x0 - x:x1 - x] = image[y0:y1, x0:x1]
@@ -104,8 +106,12 @@ def default_crop(image: np.ndarray) -> tuple[int, int, int]:
 
 
 def prepare_inputs(image: np.ndarray, crop: tuple[int, int, int] | None = None,
-                   coarse_size: int = 512, fine_size: int = 1024) -> NetworkInputs:
-    """Photo uint8 [H,W,3|4] RGB(A) + crop -> :class:`NetworkInputs` (see the module docstring for frames)."""
+                   coarse_size: int = 512, fine_size: int = 1024, *, pad: int = 0) -> NetworkInputs:
+    """Photo uint8 [H,W,3|4] RGB(A) + crop -> :class:`NetworkInputs` (see the module docstring for frames).
+
+    pad: the value (0-255) of the crop's parts outside the photo: 0 (black) as officially; photo
+    preparation passes :data:`GREY` when it has replaced the background, since beyond the photo's edge is
+    background too (a network can take a black band for part of the person)."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
         raise ValueError("image must be uint8 [H, W, 3] RGB or [H, W, 4] RGBA")
     h, w = image.shape[:2]
@@ -115,7 +121,7 @@ def prepare_inputs(image: np.ndarray, crop: tuple[int, int, int] | None = None,
     if len(crop) != 3 or crop[2] <= 0:
         raise ValueError("crop must be (x, y, side) with side > 0")
     rgb = composite_over_grey(image) if image.shape[2] == 4 else image
-    window = crop_square(rgb, crop)
+    window = crop_square(rgb, crop, pad)
     small = cv2.resize(window, (coarse_size, coarse_size))
     large = cv2.resize(window, (fine_size, fine_size))
     return NetworkInputs(

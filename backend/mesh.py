@@ -54,6 +54,21 @@ def write_obj(mesh: Mesh, path: Path) -> None:
         np.savetxt(fh, mesh.faces + 1, fmt="f %d %d %d")
 
 
+def read_obj(path: str | os.PathLike) -> Mesh:
+    """A mesh from an OBJ file as :func:`write_obj` writes them (``v x y z [r g b]``, triangles ``f a b c``
+    with optional ``/vt/vn`` parts, 1-based); colours default to mid grey where the file has none."""
+    verts, faces = [], []
+    with open(path, encoding="ascii", errors="replace") as fh:
+        for line in fh:
+            if line.startswith("v "):
+                values = [float(x) for x in line.split()[1:7]]
+                verts.append(values + [0.5] * (6 - len(values)) if len(values) < 6 else values)
+            elif line.startswith("f "):
+                faces.append([int(x.split("/")[0]) - 1 for x in line.split()[1:4]])
+    v = np.asarray(verts, np.float32).reshape(-1, 6)
+    return Mesh(v[:, :3].copy(), np.asarray(faces, np.int64).reshape(-1, 3), v[:, 3:6].copy())
+
+
 def write_ply(mesh: Mesh, path: Path) -> None:
     """Binary little-endian PLY with uchar RGB per vertex."""
     vdtype = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])

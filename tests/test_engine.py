@@ -16,7 +16,7 @@ import backend
 from backend.device import resolve_device
 from backend.errors import Cancelled, ImageError, PIFuHDError
 from backend.fileio import atomic_write
-from backend.mesh import Mesh, save_mesh
+from backend.mesh import Mesh, read_obj, save_mesh
 from tests.conftest import PARITY, REPO
 
 SMALL = PARITY / "small" / "checkpoint.pt"
@@ -162,6 +162,13 @@ def test_obj_round_trip(tmp_path):
     np.testing.assert_allclose(verts[:, 3:], mesh.colors, atol=1e-4)
     np.testing.assert_array_equal(faces - 1, mesh.faces)
     assert oct(path.stat().st_mode & 0o777) != oct(0o600)  # normal permissions, not the temp file's
+    back = read_obj(path)
+    np.testing.assert_allclose(back.vertices, mesh.vertices, atol=1e-6)
+    np.testing.assert_allclose(back.colors, mesh.colors, atol=1e-4)
+    np.testing.assert_array_equal(back.faces, mesh.faces)
+    (tmp_path / "plain.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1/1/1 2/2/2 3/3/3\n")   # another tool's
+    plain = read_obj(tmp_path / "plain.obj")
+    assert plain.faces.tolist() == [[0, 1, 2]] and (plain.colors == 0.5).all()
 
 
 def test_ply_round_trip(tmp_path):

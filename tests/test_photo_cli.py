@@ -47,6 +47,27 @@ def test_model_with_other_input_sizes_prepares_once(tmp_path):
     assert out.is_file()
 
 
+def test_clean_keeps_the_person_piece(tmp_path):
+    # the demo model on a real photo leaves floating bits in the background; --clean drops them
+    from backend.mesh import read_obj
+    from backend.meshops.components import face_components
+    from backend.meshops.topology import is_watertight
+
+    meshes = {}
+    for flag in ([], ["--clean"]):
+        out = tmp_path / f"yoga{len(flag)}.obj"
+        run = cli(PHOTOS / "yoga_warrior_beach.jpg", "--checkpoint", REPO / "models" / "demo" / "pifuhd_demo.pt",
+                  "--out", out, "--resolution", "96", "--quiet", "--no-preview", *flag)
+        assert run.returncode == EXIT_OK, run.stderr
+        meshes[len(flag)] = read_obj(out)
+    raw, clean = meshes[0], meshes[1]
+    assert face_components(raw.faces, len(raw.vertices))[0] > 1
+    assert face_components(clean.faces, len(clean.vertices))[0] == 1
+    assert is_watertight(clean.faces, len(clean.vertices))
+    assert 0.5 * len(raw.faces) < len(clean.faces) < len(raw.faces)
+    assert np.abs(clean.colors - 0.5).max() > 0.1                  # colours came along
+
+
 def test_no_person_exits_5_before_loading_the_model(tmp_path):
     scene = np.zeros((400, 600, 3), np.uint8)
     scene[:200] = (120, 170, 230)

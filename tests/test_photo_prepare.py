@@ -17,6 +17,7 @@ from PIL import Image
 import backend
 from backend import NoPersonError, PreparedPhoto, prepare_photo
 from backend.image_io import load_image
+from backend import input_transform
 from backend.input_transform import composite_over_grey, default_crop, prepare_inputs
 from backend.photo.crop import contains, fullbody_crop
 from backend.photo.inputs import network_inputs
@@ -94,22 +95,29 @@ def test_background_replaced_the_official_way(prepared):
     name = "vlado_street.jpg"
     p = prepared[name]
     photo = load_image(PHOTOS / name)
-    want = prepare_inputs(np.dstack([photo, p.mask.astype(np.uint8) * 255]), p.crop)
+    want = prepare_inputs(np.dstack([photo, p.mask.astype(np.uint8) * 255]), p.crop, pad=input_transform.GREY)
     assert torch.equal(p.inputs.image_1024, want.image_1024) and torch.equal(p.inputs.image_512, want.image_512)
     assert p.background_removed
     # Top-left of the photo (street, not person) becomes grey in the 1024 input.
     x, y, side = p.crop
     u, v = int((0 - x) * 1024 / side) + 4, int((0 - y) * 1024 / side) + 4
     assert torch.allclose(p.inputs.image_1024[0, :, v, u], torch.tensor(GREY), atol=1e-6)
+    # The crop runs past the photo's bottom edge: background there too, so grey, not the official black
+    h = photo.shape[0]
+    assert y + side > h
+    below = int((h - y) * 1024 / side) + 4
+    assert torch.allclose(p.inputs.image_1024[0, :, below:, :], torch.tensor(GREY), atol=1e-6)
     kept = prepare_photo(PHOTOS / name, remove_background=False)
     assert not kept.background_removed and kept.crop == p.crop
     assert torch.equal(kept.inputs.image_1024, prepare_inputs(photo, p.crop).image_1024)
+    assert (kept.inputs.image_1024[0, :, below:, :] == -1).all()       # kept background: black, officially
 
 
 def test_cutout_keeps_its_alpha(prepared):
     photo = load_image(PHOTOS / "ryota_rgba.png")
     p = prepared["ryota_rgba.png"]
-    assert torch.equal(p.inputs.image_1024, prepare_inputs(photo, p.crop).image_1024)
+    # the official transform of the RGBA photo, but grey (background) where the crop leaves the photo
+    assert torch.equal(p.inputs.image_1024, prepare_inputs(photo, p.crop, pad=input_transform.GREY).image_1024)
     kept = prepare_photo(photo, remove_background=False)       # its own alpha still applies
     assert torch.equal(kept.inputs.image_1024, p.inputs.image_1024)
 

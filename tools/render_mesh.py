@@ -21,20 +21,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from backend.mesh import read_obj  # noqa: E402
 from backend.placement import place_in_scene, srgb_to_linear  # noqa: E402
-
-
-def read_obj(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vertices [V,3], colours [V,3] (sRGB) and faces [F,3] (0-based) of our OBJ files."""
-    verts, faces = [], []
-    with open(path) as fh:
-        for line in fh:
-            if line.startswith("v "):
-                verts.append([float(x) for x in line.split()[1:7]])
-            elif line.startswith("f "):
-                faces.append([int(x.split("/")[0]) - 1 for x in line.split()[1:4]])
-    v = np.asarray(verts, np.float32)
-    return v[:, :3], v[:, 3:6], np.asarray(faces, np.int32)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import bpy
 
-    cube, colours, faces = read_obj(args.mesh)
+    mesh_in = read_obj(args.mesh)
+    cube, colours, faces = mesh_in.vertices, mesh_in.colors, mesh_in.faces
     verts, _ = place_in_scene(cube, target_height=1.75)
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     scene = bpy.context.scene

@@ -20,12 +20,14 @@ STRIPE_ROWS = 256   # rows composited at a time
 
 
 def network_inputs(photo: np.ndarray, crop: tuple[int, int, int], mask: np.ndarray | None = None,
-                   coarse_size: int = 512, fine_size: int = 1024) -> NetworkInputs:
+                   coarse_size: int = 512, fine_size: int = 1024, pad: int = 0) -> NetworkInputs:
     """The official network inputs for ``photo`` (uint8 [H, W, 3|4] RGB(A)) and ``crop`` (x, y, side) px.
 
     ``mask`` (bool [H, W], optional): the person; it becomes the alpha channel (255 person, 0 elsewhere), so
     the background turns 0.5 grey the way the official code treats transparent pixels. Without it an RGBA
-    photo's own alpha is used, and an RGB photo is used as it is.
+    photo's own alpha is used, and an RGB photo is used as it is. pad: the value (0-255) where the crop
+    leaves the photo; 0 (black) officially, ``GREY`` from :func:`prepare_photo` when the background is
+    grey, so the networks see one plain background and no black band to take for part of the body.
     """
     H, W = photo.shape[:2]
     x, y, side = (int(v) for v in crop)
@@ -39,7 +41,7 @@ def network_inputs(photo: np.ndarray, crop: tuple[int, int, int], mask: np.ndarr
         rgb = _over_grey(window[:, :, :3], window[:, :, 3])
     else:
         rgb = np.ascontiguousarray(window)
-    inputs = prepare_inputs(rgb, (x - x0, y - y0, side), coarse_size, fine_size)
+    inputs = prepare_inputs(rgb, (x - x0, y - y0, side), coarse_size, fine_size, pad=pad)
     return dataclasses.replace(inputs, crop=(x, y, side), photo_size=(W, H),
                                calib_world=crop_to_world((x, y, side), W, H))
 

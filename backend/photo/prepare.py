@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ImageError, NoPersonError
 from ..image_io import as_rgb_uint8, load_image
-from ..input_transform import NetworkInputs, composite_over_grey
+from ..input_transform import GREY, NetworkInputs, composite_over_grey
 from . import body25
 from .checks import framing_warnings, people_warning, size_warning
 from .crop import alpha_crop, fullbody_crop, has_cutout_alpha
@@ -71,7 +71,8 @@ class PreparedPhoto:
             raise ValueError(f"not the prepared photo: {photo.shape[1]}x{photo.shape[0]} px, "
                              f"prepared {self.photo_size[0]}x{self.photo_size[1]}")
         replaced = self.background_removed and not has_cutout_alpha(photo)   # a cut-out keeps its own alpha
-        return network_inputs(photo, self.crop, self.mask if replaced else None, coarse_size, fine_size)
+        return network_inputs(photo, self.crop, self.mask if replaced else None, coarse_size, fine_size,
+                              pad=GREY if self.background_removed else 0)
 
     def save_preview(self, path: str | os.PathLike) -> Path:
         """Write the preview as a PNG at ``path`` and return the path."""
@@ -86,7 +87,9 @@ def prepare_photo(image: str | os.PathLike | np.ndarray, *, remove_background: b
 
     image: a path, or an array [H, W] / [H, W, 3|4] RGB(A) (uint8, uint16 or float in [0, 1]).
     remove_background: replace everything but the person with 0.5 grey (the official treatment of
-    transparent pixels); a cut-out RGBA photo always keeps its own alpha. refine_edges: refine the pose
+    transparent pixels), and where the crop runs past the photo's edge fill with grey too (officially
+    black: a band the networks can take for part of the body); a cut-out RGBA photo always keeps its own
+    alpha, with the same grey edges. refine_edges: refine the pose
     model's mask with GrabCut (~0.1-0.3 s). crop: (x, y, side) to use instead of the automatic crop.
     coarse_size / fine_size: the networks' input sizes (the model's ``load_size``). detect_side: longer side
     of the copy the detector sees. preview_path: also save the preview PNG there.
@@ -136,7 +139,8 @@ def prepare_photo(image: str | os.PathLike | np.ndarray, *, remove_background: b
     if replace and not mask.any():
         replace = False
         notes.append("The person could not be separated from the background, so the background was kept.")
-    inputs = network_inputs(photo, crop, mask if replace else None, coarse_size, fine_size)
+    inputs = network_inputs(photo, crop, mask if replace else None, coarse_size, fine_size,
+                            pad=GREY if replace or cutout else 0)
     seconds["inputs"] = _lap(t)
 
     model_mask = mask if cutout else person.probability > SURE
