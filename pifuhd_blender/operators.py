@@ -108,7 +108,8 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
     use_cleanup: BoolProperty(name="Clean Up", default=True,
                               description="Keep only the person, close small holes, remove degenerate faces")
     use_color_fill: BoolProperty(name="Color Fill", default=True,
-                                 description="Photo colour where the camera saw the surface, filled elsewhere")
+                                 description="Photo colour where the camera saw the surface, the back like the "
+                                             "front where it matches the sides, filled elsewhere")
     use_rig: BoolProperty(name="Rig", default=False, description="Add a humanoid armature with automatic weights")
     rig_naming: EnumProperty(name="Bone Names", items=rig.NAMING_ITEMS, default="HUMANOID")
     use_bake: BoolProperty(name="Bake Texture", default=False,

@@ -69,8 +69,9 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
                               description="Keep only the person (drop floating fragments), close small holes and "
                                           "remove degenerate faces")
     use_color_fill: BoolProperty(name="Color Fill", default=True,
-                                 description="Photo colour only where the camera saw the surface; the back and "
-                                             "hidden parts are filled from nearby colours")
+                                 description="Photo colour only where the camera saw the surface; the back "
+                                             "like the front of the same part where it matches the sides, "
+                                             "hidden parts filled from nearby colours")
     use_rig: BoolProperty(name="Rig", default=False,
                           description="Add a humanoid armature (from the photo's body keypoints) with automatic "
                                       "weights after reconstructing")
