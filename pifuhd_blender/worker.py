@@ -193,7 +193,7 @@ class _Worker:
     def gameready(self, mesh, inputs, options: dict, progress, cancel: threading.Event):
         """The optional game-ready steps on the engine's mesh, in the cube frame: clean-up (keep the person,
         close small holes, drop degenerate faces), colour fill (photo colour where the camera saw the
-        surface, filled along the surface elsewhere), decimation to ``target_faces`` triangles (colours kept).
+        surface, on the back of the same part where it matches the sides, filled along the surface elsewhere), decimation to ``target_faces`` triangles (colours kept).
         They come from ``backend.meshops``; a step it does not offer (yet) is skipped with a warning.
         Returns (mesh, warnings, info)."""
         import numpy as np
