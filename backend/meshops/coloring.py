@@ -18,7 +18,7 @@ from .back_photo import BackFit, align_back_photo, person_mask
 from .color_fill import fill_colors
 from .sampling import as_rgb, bilinear
 from .topology import vertex_normals
-from .visibility import front_view, rasterize_depth, through_weights, visible_weights
+from .visibility import facing_weight, front_view, rasterize_depth, through_weights, visible_weights
 
 GRAZING = (0.05, 0.3)  # cosine to the camera: below the first no photo colour, above the second all photo
 FRONTAL_COS = 0.8      # fill sources facing the camera less than this are handicapped (shading, stretch)
@@ -103,15 +103,6 @@ def colorize_details(mesh: Mesh | tuple[np.ndarray, np.ndarray], image, calib, b
     view = front_view(calib, rgb.shape[0])
     depth = rasterize_depth(vertices, faces, view)
     wf = visible_weights(vertices, faces, view, mask=front_mask, grazing=grazing, normals=normals, depth=depth)
-    # Oblique fill sources start with a handicap, so where a frontal view of the same part is about as
-    # near, its colour wins (the photo darkens towards the outline); every fully trusted vertex is still a
-    # source, so small parts seen only obliquely (shoes, the top of the shoulders) keep their own colour.
-    t = np.clip((np.abs(normals[:, 2]) - grazing[1]) / max(frontal_cos - grazing[1], 1e-9), 0.0, 1.0)
-    lag = handicap * (1.0 - t * t * (3.0 - 2.0 * t))
-
-    def fill(colors: np.ndarray, known: np.ndarray, iterations: int) -> np.ndarray:
-        return fill_colors(vertices, faces, colors, known, blend_iterations=iterations, handicap=lag)
-
     wb, fit = zeros.copy(), None
     back_rgb = back_view = None
     if back_image is not None:
@@ -125,23 +116,28 @@ def colorize_details(mesh: Mesh | tuple[np.ndarray, np.ndarray], image, calib, b
                              depth=depth)
         wt[wb > 0] = 0.0                                        # a real photo of the back wins
     photo = np.zeros((n, 3), np.float32)
+    uv = view.project(vertices)[:, :2]
     seen = (wf > 0) | (wt > 0)
-    photo[seen] = bilinear(rgb, view.project(vertices[seen])[:, :2])
+    photo[seen] = bilinear(rgb, uv[seen])
     if wt.any():
         # keep a through colour only where it agrees with the colour at either end of its row of the
         # silhouette: a print on the chest or the face (the back of the head is hair) stays off the back
         left, right = row_end_colors(rgb, np.isfinite(depth) if front_mask is None
                                      else np.isfinite(depth) & np.asarray(front_mask, bool))
         idx = np.nonzero(wt > 0)[0]
-        px = np.rint(view.project(vertices[idx])[:, :2]).astype(np.int64)
-        at = (px[:, 1], px[:, 0])
-        agree = similar_colors(photo[idx], left[at]) | similar_colors(photo[idx], right[at])
+        j, i = np.rint(uv[idx]).astype(np.int64).T
+        agree = similar_colors(photo[idx], left[i, j]) | similar_colors(photo[idx], right[i, j])
         wt[idx[~agree]] = 0.0
     if back_rgb is not None:
         seen_b = wb > 0
         photo[seen_b] = bilinear(back_rgb, back_view.project(vertices[seen_b])[:, :2])
     weight = np.maximum(np.maximum(wf, wb), wt)                 # never two > 0 (facing tests, wt[wb > 0] = 0)
-    filled = fill(photo, weight >= 0.999, blend_iterations)
+    # Oblique fill sources start with a handicap, so where a frontal view of the same part is about as
+    # near, its colour wins (the photo darkens towards the outline); every fully trusted vertex is still a
+    # source, so small parts seen only obliquely (shoes, the top of the shoulders) keep their own colour.
+    lag = handicap * (1.0 - facing_weight(np.abs(normals[:, 2]), (grazing[1], frontal_cos)))
+    filled = fill_colors(vertices, faces, photo, weight >= 0.999, blend_iterations=blend_iterations,
+                         handicap=lag)
     colors = filled + weight[:, None] * (photo - filled)
     return ColorResult(np.clip(colors, 0.0, 1.0).astype(np.float32), wf, wb, wt, fit)
 

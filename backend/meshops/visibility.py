@@ -105,8 +105,8 @@ def rasterize_depth(vertices: np.ndarray, faces: np.ndarray, view: View) -> np.n
     return depth.reshape(h, w)
 
 
-def _facing(cos: np.ndarray, grazing: tuple[float, float]) -> np.ndarray:
-    """Smoothstep of the cosine to the camera: 0 below ``grazing[0]``, 1 above ``grazing[1]``."""
+def facing_weight(cos: np.ndarray, grazing: tuple[float, float]) -> np.ndarray:
+    """Smoothstep of a cosine to the camera: 0 below ``grazing[0]``, 1 above ``grazing[1]``."""
     t0, t1 = grazing
     x = np.clip((cos - t0) / max(t1 - t0, 1e-9), 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
@@ -150,7 +150,7 @@ def visible_weights(vertices: np.ndarray, faces: np.ndarray, view: View, *, mask
     where the photo's view becomes oblique. depth: the view's z-buffer if already rasterised.
     """
     n = vertex_normals(vertices, faces) if normals is None else normals
-    weight = _facing(n @ view.towards_camera, grazing)
+    weight = facing_weight(n @ view.towards_camera, grazing)
     raw = rasterize_depth(vertices, faces, view) if depth is None else depth
     tol = max(0.01, depth_tolerance_px * view.pixel_size)
     return _photo_weights(weight, view.project(vertices), view.size, raw, np.isfinite(raw), mask, tol, edge_px)
@@ -182,7 +182,7 @@ def through_weights(vertices: np.ndarray, faces: np.ndarray, view: View, *, mask
     z-buffer if already rasterised (its coverage gives the silhouette).
     """
     n = vertex_normals(vertices, faces) if normals is None else normals
-    weight = _facing(-(n @ view.towards_camera), grazing)
+    weight = facing_weight(-(n @ view.towards_camera), grazing)
     raw = rasterize_depth(vertices, faces, view) if depth is None else depth
     exit_depth = first_exit_depth(vertices, faces, view)
     tol = max(0.01, depth_tolerance_px * view.pixel_size)
