@@ -70,9 +70,9 @@ class PreparedPhoto:
         if (photo.shape[1], photo.shape[0]) != tuple(self.photo_size):
             raise ValueError(f"not the prepared photo: {photo.shape[1]}x{photo.shape[0]} px, "
                              f"prepared {self.photo_size[0]}x{self.photo_size[1]}")
-        replaced = self.background_removed and not has_cutout_alpha(photo)   # a cut-out keeps its own alpha
-        return network_inputs(photo, self.crop, self.mask if replaced else None, coarse_size, fine_size,
-                              pad=GREY if self.background_removed else 0)
+        cutout = has_cutout_alpha(photo)
+        return _inputs(photo, self.crop, self.mask, self.background_removed and not cutout, cutout,
+                       coarse_size, fine_size)
 
     def save_preview(self, path: str | os.PathLike) -> Path:
         """Write the preview as a PNG at ``path`` and return the path."""
@@ -139,8 +139,7 @@ def prepare_photo(image: str | os.PathLike | np.ndarray, *, remove_background: b
     if replace and not mask.any():
         replace = False
         notes.append("The person could not be separated from the background, so the background was kept.")
-    inputs = network_inputs(photo, crop, mask if replace else None, coarse_size, fine_size,
-                            pad=GREY if replace or cutout else 0)
+    inputs = _inputs(photo, crop, mask, replace, cutout, coarse_size, fine_size)
     seconds["inputs"] = _lap(t)
 
     model_mask = mask if cutout else person.probability > SURE
@@ -165,6 +164,14 @@ def prepare_photo(image: str | os.PathLike | np.ndarray, *, remove_background: b
     if preview_path is not None:
         result.save_preview(preview_path)
     return result
+
+
+def _inputs(photo: np.ndarray, crop: tuple[int, int, int], mask: np.ndarray, replace: bool, cutout: bool,
+            coarse_size: int, fine_size: int) -> NetworkInputs:
+    """The network inputs: the background replaced by grey through ``mask`` when ``replace``, a cut-out's
+    own alpha otherwise; where the crop leaves the photo, grey when the background is grey, else black."""
+    return network_inputs(photo, crop, mask if replace else None, coarse_size, fine_size,
+                          pad=GREY if replace or cutout else 0)
 
 
 def _load(image: str | os.PathLike | np.ndarray) -> tuple[np.ndarray, str]:
