@@ -2,11 +2,12 @@
 
 Each person (seeds ``training.people.TEST_SEEDS``, never used in training) is rendered as a 1024 px RGBA
 cut-out and reconstructed through the public API: ``backend.load_model``, ``backend.prepare_photo`` (crop
-from the alpha), ``backend.reconstruct`` (coarse-to-fine extraction at resolution 128). The mesh is
+from the alpha), ``backend.reconstruct`` (coarse-to-fine extraction at resolution 128), and
+``meshops.clean_mesh`` (the add-on's default clean-up, here allowed to drop specks only). The mesh is
 compared with the exact shape on the engine's grid: height error <= 3 %, one closed component, and the
-volumetric IoU. The issue's IoU target is 0.75 for every person; the committed demo model (trained on a
-2-core CPU) reaches less, so its measured level is the regression floor here and the target is an
-expected failure that turns into a pass when a better-trained model is committed.
+volumetric IoU >= 0.75 for every person (the issue's target; the committed demo model, trained on a 2-core
+CPU, reaches 0.752-0.917), and a mean that keeps the measured level.
+The colours of the back (issue 6) are checked on the same reconstructions.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ import torch
 import backend
 from backend.image_io import load_image
 from backend.input_transform import NetworkInputs, default_crop, prepare_inputs
-from backend.meshops import colorize_details
-from backend.meshops.topology import vertex_normals
+from backend.meshops import clean_mesh, colorize_details
+from backend.meshops.components import face_components
+from backend.meshops.topology import face_areas, vertex_normals
 from training.bodies import Shape
 from training.dataset import CubeFrame, cube_frame
 from training.evaluate import Score, score
@@ -32,12 +34,12 @@ REPO = Path(__file__).resolve().parents[1]
 CHECKPOINT = REPO / "models" / "demo" / "pifuhd_demo.pt"
 EXAMPLE = REPO / "examples" / "person.png"
 RESOLUTION = 128
-TARGET_IOU = 0.75        # the issue's target, for every person
-IOU_FLOOR = 0.55         # what the committed demo model must keep per person (worst measured 0.60)
-MEAN_IOU_FLOOR = 0.68    # and on average (measured 0.71); see models/demo/MODEL_CARD.md
+TARGET_IOU = 0.75        # the issue's target, for every person (worst measured 0.752)
+MEAN_IOU_FLOOR = 0.82    # and on average (measured 0.855); see models/demo/MODEL_CARD.md
 MAX_HEIGHT_ERROR = 0.03
+MAX_SPECKS = 0.001       # share of the raw surface area allowed outside its largest piece
 _runs: dict[int, "Run"] = {}
-_colour_checks: dict[int, tuple[float, int]] = {}
+_color_checks: dict[int, tuple[float, int]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +57,12 @@ class Run:
     inputs: NetworkInputs
     mesh: backend.Mesh
     score: Score
+    main_piece: float   # share of the raw reconstruction's surface area in its largest piece
 
 
 def run_person(model: backend.Model, seed: int) -> Run:
-    """image -> photo preparation -> engine -> mesh, compared with the exact shape (once per seed)."""
+    """image -> photo preparation -> engine -> clean-up -> mesh, compared with the exact shape (once per
+    seed). The clean-up (``meshops.clean_mesh``, the add-on's default) keeps the person's piece."""
     if seed in _runs:
         return _runs[seed]
     shape, camera, rgba = render_person(seed, 1024)
@@ -69,21 +73,21 @@ def run_person(model: backend.Model, seed: int) -> Run:
     direct = prepare_inputs(rgba, crop, model.coarse.load_size, model.fine.load_size)
     assert torch.equal(prepared.inputs.image_512, direct.image_512)
     assert torch.equal(prepared.inputs.image_1024, direct.image_1024)
-    mesh = backend.reconstruct(rgba, model, resolution=RESOLUTION, inputs=prepared.inputs)
-    assert not mesh.is_empty
+    raw = backend.reconstruct(rgba, model, resolution=RESOLUTION, inputs=prepared.inputs)
+    assert not raw.is_empty
+    pieces, label = face_components(raw.faces, len(raw.vertices))
+    area = np.bincount(label, weights=face_areas(raw.vertices, raw.faces))
+    mesh = clean_mesh(raw)
     # colours come from the photo: the visible side's vertices are not the grey backdrop
     front = mesh.vertices[:, 2] > np.median(mesh.vertices[:, 2])
     assert np.abs(mesh.colors[front] - 0.5).max() > 0.1
     frame = cube_frame(camera, crop, model.coarse.load_size)
     s = score(mesh.vertices, mesh.faces, shape, frame, RESOLUTION)
     print(f"person {seed}: IoU {s.iou:.3f}, height {s.height_mesh:.3f} vs {s.height_true:.3f} "
-          f"({100 * s.height_error:.1f} %), {s.components} component(s), closed {s.closed}")
-    _runs[seed] = Run(shape, frame, prepared.inputs, mesh, s)
+          f"({100 * s.height_error:.1f} %), {s.components} component(s), closed {s.closed}; raw: {pieces} "
+          f"piece(s), the largest {100 * area.max() / area.sum():.2f} % of the area")
+    _runs[seed] = Run(shape, frame, prepared.inputs, mesh, s, float(area.max() / area.sum()))
     return _runs[seed]
-
-
-def reconstruct_and_score(model: backend.Model, seed: int) -> Score:
-    return run_person(model, seed).score
 
 
 def test_demo_checkpoint_is_small_and_official_layout(model):
@@ -94,23 +98,18 @@ def test_demo_checkpoint_is_small_and_official_layout(model):
 
 @pytest.mark.parametrize("seed", TEST_SEEDS)
 def test_unseen_person_reconstructs_within_tolerance(model, seed):
-    s = reconstruct_and_score(model, seed)
+    s = run_person(model, seed).score
     assert s.height_error <= MAX_HEIGHT_ERROR, f"height error {100 * s.height_error:.1f} % > 3 %"
     assert s.components == 1, f"{s.components} components"
     assert s.closed, "the mesh has open edges"
-    assert s.iou >= IOU_FLOOR, f"volumetric IoU {s.iou:.3f} < {IOU_FLOOR}"
+    # the clean-up only drops specks: the network's own surface is one piece but for <= 0.1 % of its area
+    assert run_person(model, seed).main_piece >= 1 - MAX_SPECKS
+    assert s.iou >= TARGET_IOU, f"volumetric IoU {s.iou:.3f} < {TARGET_IOU}"
 
 
 def test_mean_iou_of_unseen_people(model):
-    ious = [reconstruct_and_score(model, seed).iou for seed in TEST_SEEDS]
+    ious = [run_person(model, seed).score.iou for seed in TEST_SEEDS]
     assert np.mean(ious) >= MEAN_IOU_FLOOR, f"mean IoU {np.mean(ious):.3f} < {MEAN_IOU_FLOOR}"
-
-
-@pytest.mark.xfail(reason="the CPU-trained demo model reaches IoU 0.60-0.81 (mean 0.71) on these people; "
-                          "0.75 for every person needs a longer (GPU) training run", strict=False)
-def test_every_unseen_person_reaches_the_issue_target(model):
-    ious = {seed: round(reconstruct_and_score(model, seed).iou, 3) for seed in TEST_SEEDS}
-    assert min(ious.values()) >= TARGET_IOU, f"IoU per person {ious}"
 
 
 def test_bundled_example_is_an_unseen_generated_person():
@@ -125,8 +124,8 @@ def test_bundled_example_is_an_unseen_generated_person():
 # horizontally striped (a check or dot pattern's back is out of phase with its front, nobody can know it).
 COLOR_SEEDS = (900001, 900002, 900003, 900007)
 COLOR_TOLERANCE = 0.15   # largest sRGB channel difference from the true garment colour (in [0, 1])
-COLOR_SHARE = 0.7        # share of back-facing vertices within it, per person (measured 0.75-0.84)
-MEAN_COLOR_SHARE = 0.78  # and on average (measured 0.81; front-only fill 0.56, plain projection 0.81)
+COLOR_SHARE = 0.7        # share of back-facing vertices within it, per person (measured 0.78-0.84)
+MEAN_COLOR_SHARE = 0.78  # and on average (measured 0.82; front-only fill 0.56, plain projection 0.82)
 
 
 def garment_truth(run: Run, front_seen: np.ndarray, colors: np.ndarray) -> np.ndarray:
@@ -139,29 +138,32 @@ def garment_truth(run: Run, front_seen: np.ndarray, colors: np.ndarray) -> np.nd
     return alb * k
 
 
-def back_colour_check(model: backend.Model, seed: int) -> tuple[float, int]:
-    """(share of back-facing vertices within COLOR_TOLERANCE of the garment colour, number of vertices
-    black where the garment is not) of the person's colour fill (``meshops.colorize``), once per seed."""
-    if seed not in _colour_checks:
+def back_color_check(model: backend.Model, seed: int) -> tuple[float, int]:
+    """(share of back-facing vertices within COLOR_TOLERANCE of the garment colour, number of vertices not
+    seen head-on that came out black where the garment is not) of the person's colour fill
+    (``meshops.colorize``), once per seed."""
+    if seed not in _color_checks:
         run = run_person(model, seed)
         res = colorize_details(run.mesh, run.inputs.image_1024, run.inputs.calib)
         truth = garment_truth(run, res.front_weight >= 0.999, res.colors)
         back = vertex_normals(run.mesh.vertices, run.mesh.faces)[:, 2] < -0.3
         assert back.mean() > 0.2
         err = np.abs(res.colors[back] - truth[back]).max(axis=1)
-        wrongly_black = (res.colors.max(axis=1) < 0.05) & (truth.max(axis=1) > 0.1)
-        _colour_checks[seed] = (float((err <= COLOR_TOLERANCE).mean()), int(wrongly_black.sum()))
-        print(f"person {seed}: {_colour_checks[seed][0]:.3f} of the back within {COLOR_TOLERANCE}")
-    return _colour_checks[seed]
+        # black where the garment is not, on a vertex the camera does not see head-on (what it sees keeps
+        # the photo's colour: at the edge of a dark shoe the photo is dark whatever the mesh's ankle is)
+        wrongly_black = (res.colors.max(axis=1) < 0.05) & (truth.max(axis=1) > 0.1) & (res.front_weight < 0.999)
+        _color_checks[seed] = (float((err <= COLOR_TOLERANCE).mean()), int(wrongly_black.sum()))
+        print(f"person {seed}: {_color_checks[seed][0]:.3f} of the back within {COLOR_TOLERANCE}")
+    return _color_checks[seed]
 
 
 @pytest.mark.parametrize("seed", COLOR_SEEDS)
 def test_back_of_the_reconstruction_takes_the_garment_colours(model, seed):
-    share, wrongly_black = back_colour_check(model, seed)
+    share, wrongly_black = back_color_check(model, seed)
     assert share >= COLOR_SHARE, f"{share:.3f} of the back within {COLOR_TOLERANCE} of the garment colour"
     assert wrongly_black == 0, f"{wrongly_black} vertices black where the garment is not"
 
 
-def test_back_colours_on_average(model):
-    mean = np.mean([back_colour_check(model, seed)[0] for seed in COLOR_SEEDS])
+def test_back_colors_on_average(model):
+    mean = np.mean([back_color_check(model, seed)[0] for seed in COLOR_SEEDS])
     assert mean >= MEAN_COLOR_SHARE, f"mean share {mean:.3f} < {MEAN_COLOR_SHARE}"

@@ -2,6 +2,8 @@
 
     python -m training.train --seed 0 --out models/demo/pifuhd_demo.pt
 
+One run of this is one stage; the committed model is a chain of them (``python -m training.recipe``).
+
 What is trained: the coarse level (``netG``: image filter + point MLP) on the ``loadSize`` input, with
 points near and away from the exact surface and BCE on their exact occupancy. The fine level keeps the
 architecture (its own image filter and MLP), but on a CPU budget it is not trained: its MLP is set to an
@@ -112,7 +114,8 @@ def validate(net: PIFuHD, examples: list[Example], calib: torch.Tensor) -> float
     return inter / max(union, 1.0)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line of a training run."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the sampling")
     ap.add_argument("--out", type=Path, default=Path("models/demo/pifuhd_demo.pt"))
@@ -130,7 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--init", type=Path, default=None,
                     help="start from this demo checkpoint (a previous run's output) instead of a random init")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
