@@ -112,14 +112,16 @@ def facing_weight(cos: np.ndarray, grazing: tuple[float, float]) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def _photo_weights(weight: np.ndarray, uvd: np.ndarray, size: tuple[int, int], layer: np.ndarray,
-                   coverage: np.ndarray, mask: np.ndarray | None, tolerance: float, edge_px: int) -> np.ndarray:
+def _photo_weights(weight: np.ndarray, vertices: np.ndarray, view: View, layer: np.ndarray, coverage: np.ndarray,
+                   mask: np.ndarray | None, depth_tolerance_px: float, edge_px: int) -> np.ndarray:
     """Shared tail of :func:`visible_weights` and :func:`through_weights`: ``weight`` [V] set to 0 where the
-    vertex (``uvd`` [V, 3], see :meth:`View.project`) projects outside the image of ``size`` (w, h), lies
-    farther from the camera than the depth ``layer`` [H, W] (its largest value within one pixel around) by
-    more than ``tolerance``, or within ``edge_px`` pixels of the outline of ``coverage`` (bool [H, W]; and
-    of ``mask`` when given)."""
-    w, h = size
+    vertex projects outside the view's image, lies farther from the camera than the depth ``layer`` [H, W]
+    (its largest value within one pixel around) by more than ``depth_tolerance_px`` pixel sizes (at least
+    0.01 cube units), or within ``edge_px`` pixels of the outline of ``coverage`` (bool [H, W]; and of
+    ``mask`` when given)."""
+    w, h = view.size
+    uvd = view.project(vertices)
+    tolerance = max(0.01, depth_tolerance_px * view.pixel_size)
     j = np.rint(uvd[:, 0]).astype(np.int64)
     i = np.rint(uvd[:, 1]).astype(np.int64)
     inside = (j >= 0) & (j < w) & (i >= 0) & (i < h)
@@ -152,8 +154,7 @@ def visible_weights(vertices: np.ndarray, faces: np.ndarray, view: View, *, mask
     n = vertex_normals(vertices, faces) if normals is None else normals
     weight = facing_weight(n @ view.towards_camera, grazing)
     raw = rasterize_depth(vertices, faces, view) if depth is None else depth
-    tol = max(0.01, depth_tolerance_px * view.pixel_size)
-    return _photo_weights(weight, view.project(vertices), view.size, raw, np.isfinite(raw), mask, tol, edge_px)
+    return _photo_weights(weight, vertices, view, raw, np.isfinite(raw), mask, depth_tolerance_px, edge_px)
 
 
 def first_exit_depth(vertices: np.ndarray, faces: np.ndarray, view: View) -> np.ndarray:
@@ -184,7 +185,5 @@ def through_weights(vertices: np.ndarray, faces: np.ndarray, view: View, *, mask
     n = vertex_normals(vertices, faces) if normals is None else normals
     weight = facing_weight(-(n @ view.towards_camera), grazing)
     raw = rasterize_depth(vertices, faces, view) if depth is None else depth
-    exit_depth = first_exit_depth(vertices, faces, view)
-    tol = max(0.01, depth_tolerance_px * view.pixel_size)
-    return _photo_weights(weight, view.project(vertices), view.size, exit_depth, np.isfinite(raw), mask, tol,
-                          edge_px)
+    return _photo_weights(weight, vertices, view, first_exit_depth(vertices, faces, view), np.isfinite(raw), mask,
+                          depth_tolerance_px, edge_px)
