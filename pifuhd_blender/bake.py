@@ -54,6 +54,9 @@ def ensure_uvs(context, ob: bpy.types.Object, margin: float, unwrap: bool = True
     uv = me.uv_layers.get(UV_NAME) or me.uv_layers.new(name=UV_NAME)
     me.uv_layers.active = uv
     uv.active_render = True
+    # Entering edit mode rebuilds the mesh's layers: `uv` dangles after it (reading it gave garbage bytes
+    # on Blender 4.2), so only its name is used from here on.
+    name = uv.name
     with context.temp_override(active_object=ob, object=ob, selected_objects=[ob],
                                selected_editable_objects=[ob], edit_object=ob):
         context.view_layer.objects.active = ob
@@ -64,7 +67,7 @@ def ensure_uvs(context, ob: bpy.types.Object, margin: float, unwrap: bool = True
             bpy.ops.uv.smart_project(angle_limit=math.radians(66.0), island_margin=margin)
         finally:
             bpy.ops.object.mode_set(mode='OBJECT')
-    return uv.name
+    return name
 
 
 def _emission_material(attribute: str, image: bpy.types.Image) -> bpy.types.Material:
