@@ -1,9 +1,11 @@
 """Front/back normal-map predictor (``netF`` / ``netB``): RGB [B,3,512,512] in [-1,1] -> normals [B,3,512,512] in [-1,1].
 
-A fixed-size encoder / residual / decoder generator (pix2pixHD's "global" generator): 64 base channels,
-4 stride-2 downsamplings, 9 residual blocks, instance norm without affine parameters, reflection padding.
-Its sizes are fixed by the design, not by the checkpoint options. The layer indices inside ``model`` are
-state-dict keys and must stay as they are.
+An encoder / residual / decoder generator (pix2pixHD's "global" generator): in the release 64 base
+channels, 4 stride-2 downsamplings, 9 residual blocks (fixed by its design; its checkpoint options don't
+carry them), instance norm without affine parameters, reflection padding. A smaller net (our demo model)
+states its sizes in our own options ``normal_base``, ``normal_downsamplings``, ``normal_blocks``
+(see ``options.py``); absent, the release's sizes apply. The layer indices inside ``model`` are state-dict
+keys and must stay as they are.
 """
 from __future__ import annotations
 
@@ -36,15 +38,18 @@ class ResidualBlock(nn.Module):
 
 
 class NormalNet(nn.Module):
-    def __init__(self, c_in: int = 3, c_out: int = 3):
+    """Image [B,3,S,S] in [-1,1] -> normal map [B,3,S,S] in [-1,1]; S divisible by 2**downsamplings."""
+
+    def __init__(self, c_in: int = 3, c_out: int = 3, base: int = BASE, downsamplings: int = DOWNSAMPLINGS,
+                 blocks: int = RESIDUAL_BLOCKS):
         super().__init__()
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(c_in, BASE, 7), _norm(BASE), nn.ReLU(True)]
-        ch = BASE
-        for _ in range(DOWNSAMPLINGS):
+        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(c_in, base, 7), _norm(base), nn.ReLU(True)]
+        ch = base
+        for _ in range(downsamplings):
             layers += [nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1), _norm(ch * 2), nn.ReLU(True)]
             ch *= 2
-        layers += [ResidualBlock(ch) for _ in range(RESIDUAL_BLOCKS)]
-        for _ in range(DOWNSAMPLINGS):
+        layers += [ResidualBlock(ch) for _ in range(blocks)]
+        for _ in range(downsamplings):
             layers += [
                 nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1),
                 _norm(ch // 2), nn.ReLU(True),

@@ -28,6 +28,10 @@ class LevelOptions:
     z_size: float           # depth normaliser: depth feature = z * (load_size // 2) / z_size
     use_front_normal: bool
     use_back_normal: bool
+    # Our own options (the release's file has none; its normal nets have these fixed sizes):
+    normal_base: int = 64           # normal nets' first-layer channels
+    normal_downsamplings: int = 4   # stride-2 stages (channels double at each)
+    normal_blocks: int = 9          # residual blocks at the bottom
 
     @classmethod
     def from_namespace(cls, ns: Any, *, fine: bool) -> "LevelOptions":
@@ -53,6 +57,9 @@ class LevelOptions:
             z_size=float(values["z_size"]),
             use_front_normal=bool(values.get("use_front_normal", False)) and not fine,
             use_back_normal=bool(values.get("use_back_normal", False)) and not fine,
+            normal_base=int(values.get("normal_base", 64)),
+            normal_downsamplings=int(values.get("normal_downsamplings", 4)),
+            normal_blocks=int(values.get("normal_blocks", 9)),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -62,8 +62,9 @@ class CoarsePIFu(nn.Module):
         c_in = 3 + 3 * int(opt.use_front_normal) + 3 * int(opt.use_back_normal)
         self.image_filter = HGFilter(opt.num_stack, opt.hg_depth, c_in, opt.hg_dim, opt.norm, opt.hg_down)
         self.mlp = PointMLP(opt.mlp_dim, opt.merge_layer, opt.mlp_res_layers, opt.mlp_norm)
-        self.netF = NormalNet() if opt.use_front_normal else None
-        self.netB = NormalNet() if opt.use_back_normal else None
+        sizes = dict(base=opt.normal_base, downsamplings=opt.normal_downsamplings, blocks=opt.normal_blocks)
+        self.netF = NormalNet(**sizes) if opt.use_front_normal else None
+        self.netB = NormalNet(**sizes) if opt.use_back_normal else None
 
     def normals(self, image: torch.Tensor, on_step: StepFn | None = None
                 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
