@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.input_transform import default_crop, prepare_inputs
+from backend.input_transform import crop_square, default_crop, prepare_inputs
 
 from .bodies import Shape
 from .people import sample_person
-from .render import Camera, background, flatten, frame_camera, render
+from .render import Camera, background, flatten, frame_camera, front_hits, normal_maps, render
 
 
 @dataclass(frozen=True)
@@ -106,18 +106,70 @@ def make_example(seed: int, size: int, render_size: int) -> Example:
     return Example(seed, imgs, cube_frame(camera, crop, size), surf.astype(np.float32))
 
 
+@dataclass
+class Detail:
+    """What the normal networks and the fine level train on, for one person (same render and crop as its
+    :class:`Example`). fine_images: uint8 [2, 2S, 2S, 3], the fine-level inputs (0: cut-out over grey,
+    1: the opaque photo); normals: int8 [2, S, S, 3] = round(127 * unit normal), front then back, in the
+    camera frame (x right, y up, z towards the camera; see ``render.normal_maps``), at the coarse size S."""
+
+    seed: int
+    fine_images: np.ndarray
+    normals: np.ndarray
+
+
+def _resize_map(m: np.ndarray, crop: tuple[int, int, int], size: int) -> np.ndarray:
+    """A per-pixel map [H, W, C] of the render cropped like the network inputs (zeros outside the render) and
+    area-averaged to ``size`` px."""
+    import cv2
+
+    return cv2.resize(crop_square(m, crop, 0), (size, size), interpolation=cv2.INTER_AREA)
+
+
+def make_detail(seed: int, size: int, render_size: int) -> Detail:
+    """Render person ``seed`` as :func:`make_example` does, plus its fine inputs and normal maps."""
+    shape = sample_person(seed)
+    rng = np.random.default_rng([int(seed), 7])
+    camera = frame_camera(shape, render_size, rng)
+    hits = front_hits(shape, camera)
+    rgba = render(shape, camera, background(render_size, rng), hits=hits)
+    crop = default_crop(rgba)
+    fine = [prepare_inputs(img, crop, size, 2 * size).image_1024 for img in (rgba, flatten(rgba))]
+    images = np.stack([((t[0].permute(1, 2, 0).numpy() * 0.5 + 0.5) * 255).round().astype(np.uint8) for t in fine])
+    normals = np.stack([np.round(127 * _resize_map(m, crop, size)).astype(np.int8)
+                        for m in normal_maps(shape, camera, hits)])
+    return Detail(seed, images, normals)
+
+
+def _cached(path: Path, make, save) -> object:
+    """``make()`` once, saved atomically to ``path`` by ``save(tmp_path, value)``."""
+    value = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    save(tmp, value)
+    os.replace(tmp, path)
+    return value
+
+
+def load_or_make_detail(seed: int, size: int, render_size: int, cache: Path) -> Detail:
+    """:func:`make_detail` cached as ``cache/d<seed>_<size>_<render_size>.npz``."""
+    path = cache / f"d{seed}_{size}_{render_size}.npz"
+    if path.is_file():
+        z = np.load(path)
+        return Detail(seed, z["fine_images"], z["normals"])
+    return _cached(path, lambda: make_detail(seed, size, render_size),
+                   lambda tmp, d: np.savez_compressed(tmp, fine_images=d.fine_images, normals=d.normals))
+
+
 def load_or_make(seed: int, size: int, render_size: int, cache: Path) -> Example:
     """:func:`make_example` cached as ``cache/p<seed>_<size>_<render_size>.npz``."""
     path = cache / f"p{seed}_{size}_{render_size}.npz"
     if path.is_file():
         z = np.load(path)
         return Example(seed, z["images"], CubeFrame(float(z["scale"]), tuple(z["offset"].tolist())), z["surface"])
-    ex = make_example(seed, size, render_size)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, images=ex.images, scale=ex.frame.scale, offset=np.array(ex.frame.offset), surface=ex.surface)
-    os.replace(tmp, path)
-    return ex
+    return _cached(path, lambda: make_example(seed, size, render_size),
+                   lambda tmp, ex: np.savez(tmp, images=ex.images, scale=ex.frame.scale,
+                                            offset=np.array(ex.frame.offset), surface=ex.surface))
 
 
 def sample_points(ex: Example, shape: Shape, n: int, rng: np.random.Generator,
@@ -139,21 +191,26 @@ def sample_points(ex: Example, shape: Shape, n: int, rng: np.random.Generator,
     return pts.astype(np.float32), labels
 
 
-def _make_cached(args: tuple[int, int, int, str]) -> int:
-    seed, size, render_size, cache = args
-    load_or_make(seed, size, render_size, Path(cache))
+_LOADERS = {"p": load_or_make, "d": load_or_make_detail}
+
+
+def _make_cached(args: tuple[str, int, int, int, str]) -> int:
+    kind, seed, size, render_size, cache = args
+    _LOADERS[kind](seed, size, render_size, Path(cache))
     return seed
 
 
 def prepare_dataset(seeds: list[int], size: int, render_size: int, cache: Path, workers: int = 2,
-                    log=print) -> list[Example]:
-    """Make (or read from ``cache``) the examples of ``seeds``, rendering with ``workers`` processes."""
+                    log=print, detail: bool = False) -> list:
+    """Make (or read from ``cache``) the :class:`Example` of each of ``seeds`` (with ``detail``: its
+    :class:`Detail`), rendering with ``workers`` processes."""
     import multiprocessing as mp
 
-    todo = [s for s in seeds if not (cache / f"p{s}_{size}_{render_size}.npz").is_file()]
+    kind = "d" if detail else "p"
+    todo = [s for s in seeds if not (cache / f"{kind}{s}_{size}_{render_size}.npz").is_file()]
     if todo:
         log(f"rendering {len(todo)} people at {render_size} px with {workers} processes")
-        jobs = [(s, size, render_size, str(cache)) for s in todo]
+        jobs = [(kind, s, size, render_size, str(cache)) for s in todo]
         if workers > 1:
             with mp.get_context("spawn").Pool(workers) as pool:
                 for k, _ in enumerate(pool.imap_unordered(_make_cached, jobs, chunksize=4)):
@@ -162,4 +219,4 @@ def prepare_dataset(seeds: list[int], size: int, render_size: int, cache: Path, 
         else:
             for job in jobs:
                 _make_cached(job)
-    return [load_or_make(s, size, render_size, cache) for s in seeds]
+    return [_LOADERS[kind](s, size, render_size, cache) for s in seeds]

@@ -58,9 +58,10 @@ def frame_camera(shape: Shape, size: int, rng: np.random.Generator | None = None
     return Camera(size, ppm, size / 2 + du - ppm * cx, size / 2 + dv + ppm * cy)
 
 
-def _trace(shape: Shape, xy: np.ndarray, z0: float | np.ndarray, z1: float, eps: float, max_steps: int = 160
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sphere-trace rays at world (X, Y) [N, 2] from z0 (scalar or [N]) down to z1 (metres).
+def _trace(shape: Shape, xy: np.ndarray, z0: float | np.ndarray, z1: float, eps: float, max_steps: int = 160,
+           direction: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sphere-trace rays at world (X, Y) [N, 2] from z0 (scalar or [N]) to z1 (metres), along -z
+    (``direction`` -1: from the camera into the scene) or +z (1: from behind the person towards the camera).
 
     Returns hit (bool [N]), z of the hit (or z1) [N], and the smallest implicit value seen [N].
     """
@@ -77,8 +78,8 @@ def _trace(shape: Shape, xy: np.ndarray, z0: float | np.ndarray, z1: float, eps:
         fmin[active] = np.minimum(fmin[active], f)
         done = f < eps
         hit[active[done]] = True
-        z[active[~done]] -= np.maximum(0.7 * f[~done], 0.5 * eps)
-        keep = ~done & (z[active] > z1)
+        z[active[~done]] += direction * np.maximum(0.7 * f[~done], 0.5 * eps)
+        keep = ~done & ((z[active] > z1) if direction < 0 else (z[active] < z1))
         active = active[keep]
     return hit, z, fmin
 
@@ -142,24 +143,30 @@ def background(size: int, rng: np.random.Generator, textured: bool | None = None
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
-def render(shape: Shape, camera: Camera, bg: np.ndarray | None = None) -> np.ndarray:
-    """RGBA uint8 [size, size, 4] of ``shape`` seen by ``camera`` over ``bg`` (uint8 RGB; default mid grey).
+@dataclass(frozen=True)
+class Hits:
+    """Where the pixel-centre rays meet the person's front surface: pixel rows ``ii`` and columns ``jj`` [N],
+    world points ``p`` [N, 3] (metres) and unit outward normals ``n`` [N, 3] (world = camera frame)."""
 
-    Shading: two directional lights, ambient and a one-sample occlusion term; colours from
-    :func:`albedo`. Alpha is 255 where the pixel-centre ray hits the shape.
-    """
+    ii: np.ndarray
+    jj: np.ndarray
+    p: np.ndarray
+    n: np.ndarray
+
+
+def front_hits(shape: Shape, camera: Camera) -> Hits:
+    """Trace every pixel of ``camera``'s image (coarse pass every 4th pixel, then the pixels near a coarse
+    ray that came close to the shape)."""
     size = camera.size
     lo, hi = shape.bounds(margin=0.01)
-    rgba = np.zeros((size, size, 4), np.uint8)
-    rgba[:, :, :3] = 128 if bg is None else bg
     px = 1.0 / camera.ppm                         # metres per pixel
+    empty = Hits(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 3)), np.zeros((0, 3)))
     uv_lo = camera.project(np.array([[lo[0], hi[1], 0.0]]))[0]
     uv_hi = camera.project(np.array([[hi[0], lo[1], 0.0]]))[0]
     j0, i0 = (np.floor(uv_lo) - 1).astype(int).clip(0, size)
     j1, i1 = (np.ceil(uv_hi) + 1).astype(int).clip(0, size)
     if j1 <= j0 or i1 <= i0:
-        return rgba
-    # Coarse pass every 4th pixel: candidates are pixels near a coarse ray that came close to the shape.
+        return empty
     step = 4
     ci, cj = np.mgrid[i0:i1:step, j0:j1:step]
     cxy = camera.unproject(np.stack([cj.ravel() + 0.5, ci.ravel() + 0.5], 1))
@@ -180,15 +187,53 @@ def render(shape: Shape, camera: Camera, bg: np.ndarray | None = None) -> np.nda
     ii, jj = ii + i0, jj + j0
     xy = camera.unproject(np.stack([jj + 0.5, ii + 0.5], 1))
     hit, z, _ = _trace(shape, xy, z_start, lo[2], eps=HIT_TOLERANCE_PX * px)
-    ii, jj, p = ii[hit], jj[hit], np.column_stack([xy[hit], z[hit]])
-    n = _normals(shape, p, 0.5 * px)
+    p = np.column_stack([xy[hit], z[hit]])
+    return Hits(ii[hit], jj[hit], p, _normals(shape, p, 0.5 * px))
+
+
+def render(shape: Shape, camera: Camera, bg: np.ndarray | None = None, hits: Hits | None = None) -> np.ndarray:
+    """RGBA uint8 [size, size, 4] of ``shape`` seen by ``camera`` over ``bg`` (uint8 RGB; default mid grey).
+
+    Shading: two directional lights, ambient and a one-sample occlusion term; colours from
+    :func:`albedo`. Alpha is 255 where the pixel-centre ray hits the shape. ``hits``: the
+    :func:`front_hits` of this shape and camera when the caller has them already.
+    """
+    size = camera.size
+    rgba = np.zeros((size, size, 4), np.uint8)
+    rgba[:, :, :3] = 128 if bg is None else bg
+    hits = front_hits(shape, camera) if hits is None else hits
+    if not len(hits.p):
+        return rgba
+    lo, hi = shape.bounds(margin=0.01)
+    p, n = hits.p, hits.n
     occ_d = 0.03 * (hi[1] - lo[1])
     ao = np.clip(shape.sdf(p + occ_d * n) / occ_d, 0.0, 1.0)
     light = 0.28 * (0.5 + 0.5 * ao) + 0.62 * np.clip(n @ LIGHT, 0, 1) + 0.18 * np.clip(n @ FILL, 0, 1)
     colour = albedo(shape, p) * light[:, None]
-    rgba[ii, jj, :3] = (np.clip(colour, 0, 1) * 255).astype(np.uint8)
-    rgba[ii, jj, 3] = 255
+    rgba[hits.ii, hits.jj, :3] = (np.clip(colour, 0, 1) * 255).astype(np.uint8)
+    rgba[hits.ii, hits.jj, 3] = 255
     return rgba
+
+
+def normal_maps(shape: Shape, camera: Camera, hits: Hits | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Front and back normal maps, float32 [size, size, 3] each, in the camera frame (x right, y up,
+    z towards the camera; unit vectors, 0 where the ray misses): the outward normal of the first surface
+    the pixel-centre ray meets (front) and of the last one (back: traced from behind the person; its
+    normals point away from the camera, z < 0 mostly). The targets of the demo model's normal networks.
+    """
+    size = camera.size
+    front = np.zeros((size, size, 3), np.float32)
+    back = np.zeros((size, size, 3), np.float32)
+    hits = front_hits(shape, camera) if hits is None else hits
+    if not len(hits.p):
+        return front, back
+    front[hits.ii, hits.jj] = hits.n
+    lo, hi = shape.bounds(margin=0.01)
+    px = 1.0 / camera.ppm
+    hit, z, _ = _trace(shape, hits.p[:, :2], lo[2], hi[2], eps=HIT_TOLERANCE_PX * px, max_steps=240, direction=1)
+    p = np.column_stack([hits.p[hit, :2], z[hit]])
+    back[hits.ii[hit], hits.jj[hit]] = _normals(shape, p, 0.5 * px)
+    return front, back
 
 
 def flatten(rgba: np.ndarray) -> np.ndarray:
