@@ -1,15 +1,16 @@
-"""Train the small demo PIFuHD on synthetic people and save it in the official checkpoint layout.
+"""Train the coarse level of the small demo PIFuHD on synthetic people; save it in the official layout.
 
     python -m training.train --seed 0 --out models/demo/pifuhd_demo.pt
 
 One run of this is one stage; the committed model is a chain of them (``python -m training.recipe``).
 
 What is trained: the coarse level (``netG``: image filter + point MLP) on the ``loadSize`` input, with
-points near and away from the exact surface and BCE on their exact occupancy. The fine level keeps the
-architecture (its own image filter and MLP), but on a CPU budget it is not trained: its MLP is set to an
-exact copy of the coarse MLP's layers after ``merge_layer`` with zero weights on the fine image features,
-so the two-level network's output equals the coarse level's; its image filter keeps its seeded random
-initialisation. The saved file loads with ``backend.load_model``.
+points near and away from the exact surface and BCE on their exact occupancy. When ``--init`` has normal
+networks (``training.train_normals`` added them), they run frozen and their maps are the filter's extra
+input channels, as at inference. The fine level is not trained here (``training.train_fine`` does it, last):
+its MLP is kept an exact copy of the coarse MLP's layers after ``merge_layer`` with zero weights on the
+fine image features, so the two-level network's output equals the coarse level's. The saved file loads
+with ``backend.load_model``.
 
 People: training seeds ``0 .. people-1``; validation seeds 800000+; the test and example seeds
 (900000+) are never used here. The dataset is cached under ``--cache`` (re-made identically from seeds).
@@ -37,22 +38,72 @@ from .people import sample_person
 VALIDATION_SEEDS = tuple(range(800000, 800006))
 
 
-def options(size: int) -> tuple[dict, dict]:
-    """Coarse (``opt_netG``) and fine (``opt``) options of the demo network for a ``size`` coarse input."""
+# The demo's normal networks: 16 base channels, 3 downsamplings, 3 residual blocks (1.1 M parameters each;
+# the release's: 64, 4, 9 and 182 M). Stored in our own options (``backend/networks/options.py``).
+NORMAL_SIZES = dict(normal_base=16, normal_downsamplings=3, normal_blocks=3)
+
+
+def options(size: int, normals: bool = False) -> tuple[dict, dict]:
+    """Coarse (``opt_netG``) and fine (``opt``) options of the demo network for a ``size`` coarse input,
+    with front and back normal networks when ``normals``."""
     coarse = dict(loadSize=size, loadSizeBig=2 * size, loadSizeLocal=size, num_stack=1, hg_depth=2, hg_dim=32,
                   hg_down="ave_pool", norm="group", mlp_dim=[33, 128, 128, 64, 1], mlp_res_layers=[1],
-                  mlp_norm="none", merge_layer=1, z_size=200.0, use_front_normal=False, use_back_normal=False,
+                  mlp_norm="none", merge_layer=1, z_size=200.0, use_front_normal=normals, use_back_normal=normals,
                   train_full_pifu=True)
+    if normals:
+        coarse.update(NORMAL_SIZES)
     fine = dict(loadSize=2 * size, loadSizeBig=2 * size, loadSizeLocal=size, num_stack=1, hg_depth=1, hg_dim=8,
                 hg_down="no_down", norm="group", mlp_dim=[8 + 128, 64, 1], mlp_res_layers=[], mlp_norm="none",
                 merge_layer=-1, z_size=200.0, use_front_normal=False, use_back_normal=False, train_full_pifu=True)
     return coarse, fine
 
 
-def build(size: int) -> tuple[PIFuHD, dict, dict]:
-    coarse, fine = options(size)
+def build(size: int, normals: bool = False) -> tuple[PIFuHD, dict, dict]:
+    coarse, fine = options(size, normals)
     net = PIFuHD(LevelOptions.from_namespace(coarse, fine=False), LevelOptions.from_namespace(fine, fine=True))
     return net, coarse, fine
+
+
+def has_normals(path: Path) -> bool:
+    """Whether the demo checkpoint at ``path`` has normal networks."""
+    from backend.checkpoint import read_checkpoint
+
+    return read_checkpoint(path).coarse.use_front_normal
+
+
+@torch.no_grad()
+def load_weights(net: PIFuHD, path: Path) -> dict | None:
+    """Load a demo checkpoint's weights into ``net`` (float16 -> float32); returns its training record.
+
+    A checkpoint without normal networks loads into a ``net`` with them: the image filters' first
+    convolutions get zero weights on the normal channels (so the network computes what the checkpoint
+    did) and the normal networks keep their initialisation.
+    """
+    from backend.checkpoint import read_checkpoint
+
+    state = read_checkpoint(path).state_dict
+    own = net.state_dict()
+    for key, value in state.items():
+        if key in own and own[key].shape != value.shape and key.endswith("conv1.weight") \
+                and value.shape[1] < own[key].shape[1]:
+            wide = torch.zeros_like(own[key])
+            wide[:, :value.shape[1]] = value
+            state[key] = wide
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if unexpected or any(".netF." not in k and ".netB." not in k for k in missing):
+        raise ValueError(f"{path} does not fit this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    record = path.with_suffix(".train.json")
+    return json.loads(record.read_text()) if record.is_file() else None
+
+
+def with_normals(net: PIFuHD, img: torch.Tensor) -> list[torch.Tensor]:
+    """The normal maps the (frozen) normal networks predict for coarse inputs ``img`` [B,3,S,S] (none
+    when the net has no normal networks)."""
+    if net.netG.netF is None:
+        return []
+    with torch.no_grad():
+        front, back = net.netG.normals(img)
+    return [m for m in (front, back) if m is not None]
 
 
 @torch.no_grad()
@@ -72,9 +123,11 @@ def copy_head_to_fine(net: PIFuHD) -> None:
             d.weight.copy_(s.weight)
 
 
-def save(net: PIFuHD, coarse: dict, fine: dict, path: Path) -> None:
-    """Fine head from the coarse one, then the official layout in float16 (the loader casts to float32)."""
-    copy_head_to_fine(net)
+def save(net: PIFuHD, coarse: dict, fine: dict, path: Path, fine_from_coarse: bool = True) -> None:
+    """The official layout in float16 (the loader casts to float32); with ``fine_from_coarse`` the fine
+    head is first made a copy of the coarse one (:func:`copy_head_to_fine`: the fine level is not trained)."""
+    if fine_from_coarse:
+        copy_head_to_fine(net)
     half = copy.deepcopy(net).half()
     save_checkpoint(half, coarse, fine, path)
 
@@ -105,7 +158,7 @@ def validate(net: PIFuHD, examples: list[Example], calib: torch.Tensor) -> float
         rng = np.random.default_rng(ex.seed)
         p, lab = sample_points(ex, sample_person(ex.seed), 8000, rng)
         img = torch.from_numpy(ex.images[0]).permute(2, 0, 1).float()[None] / 127.5 - 1.0
-        feat = net.netG.filter(img, [])
+        feat = net.netG.filter(img, with_normals(net, img))
         pred, _ = net.netG.query(feat, torch.from_numpy(p.T.copy())[None], calib)
         inside = pred[0, 0].numpy() > 0.5
         truth = lab > 0.5
@@ -153,15 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     t_data = time.time() - t0
     log(f"dataset ready: {len(train)} training, {len(val)} validation people")
 
-    net, coarse, fine = build(args.size)
+    net, coarse, fine = build(args.size, normals=args.init is not None and has_normals(args.init))
     init_record = None
     if args.init is not None:
-        from backend.checkpoint import read_checkpoint
-
-        net.load_state_dict(read_checkpoint(args.init).state_dict)  # float16 -> float32
-        record = args.init.with_suffix(".train.json")
-        init_record = json.loads(record.read_text()) if record.is_file() else None
-        log(f"initialised from {args.init}")
+        init_record = load_weights(net, args.init)
+        log(f"initialised from {args.init}" + (" (with its normal networks, frozen)" if net.netG.netF else ""))
     net.train()
     params = list(net.netG.image_filter.parameters()) + list(net.netG.mlp.parameters())
     opt = torch.optim.Adam(params, lr=args.lr)
@@ -174,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     for step in range(1, args.steps + 1):
         idx = order[(step - 1) * args.batch: step * args.batch].tolist()
         img, pts, lab = batch(train, idx, args.points, rng, args.photo_share)
-        feat = net.netG.filter(img, [])
+        feat = net.netG.filter(img, with_normals(net, img))
         pred, _ = net.netG.query(feat, pts, calib.expand(len(idx), 4, 4))
         loss = F.binary_cross_entropy(pred.clamp(1e-5, 1 - 1e-5), lab)
         opt.zero_grad(set_to_none=True)
@@ -184,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             inside, truth = pred > 0.5, lab > 0.5
             iou = float((inside & truth).sum()) / max(float((inside | truth).sum()), 1.0)
-        running.append((float(loss), iou))
+        running.append((loss.item(), iou))
         if step % 10 == 0:
             m = np.mean(running, axis=0)
             running = []

@@ -1,0 +1,192 @@
+"""Train the demo model's fine level (its image filter and MLP) on top of a trained, frozen coarse level.
+
+    python -m training.train_fine --init .cache/recipe/stage7.pt --out .cache/recipe/stage8.pt
+
+The fine level sees the fine-size input (twice the coarse size) with the normal maps of the coarse level's
+normal networks upsampled to it, as at inference; its MLP reads the fine features and the coarse MLP's
+``phi`` at the same points. As in the release (``loadSizeLocal``), it trains on square windows of the fine
+input (``--window`` px, centred on a random point of the person), which keeps a step affordable on a CPU;
+points are drawn as in ``training.train`` and kept where they project into the window. The coarse level and
+the normal networks are frozen. At the start the fine MLP copies the coarse head with zero weights on the
+fine features (``train.copy_head_to_fine``), so training starts from the coarse level's answer.
+Loss: binary cross-entropy on the fine occupancy. Validation runs the whole network on whole images.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from backend.networks.pifu import project, sample_features
+
+from .dataset import Detail, Example, prepare_dataset, sample_points
+from .people import sample_person
+from .train import VALIDATION_SEEDS, build, copy_head_to_fine, has_normals, load_weights, save, with_normals
+
+CALIB = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0]))[None]   # cube -> image NDC (y down)
+
+
+def to_image(t: np.ndarray) -> torch.Tensor:
+    """uint8 [H, W, 3] -> float [1, 3, H, W] in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(t)).permute(2, 0, 1).float()[None] / 127.5 - 1.0
+
+
+def window_points(xy_ndc: np.ndarray, size: int, window: int, centre: np.ndarray
+                  ) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """The ``window`` px square of a ``size`` px image centred near ``centre`` (NDC [2]) and which of the
+    points at image NDC ``xy_ndc`` [N, 2] (align_corners: -1 and 1 are the centres of the first and last
+    pixels; x right, y down) fall in it. Returns (col0, row0, inside mask [N], window NDC [N, 2])."""
+    px = (xy_ndc + 1.0) * (size - 1) / 2.0                       # pixel-centre coordinates (col, row)
+    c = (centre + 1.0) * (size - 1) / 2.0
+    col0, row0 = (int(np.clip(round(v - window / 2), 0, size - window)) for v in c)
+    local = px - np.array([col0, row0])
+    inside = ((local >= 0) & (local <= window - 1)).all(axis=1)
+    return col0, row0, inside, local * 2.0 / (window - 1) - 1.0
+
+
+def fine_step_inputs(net, ex: Example, d: Detail, rng: np.random.Generator, n_points: int, window: int,
+                     photo_share: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One person's window input [1, C, w, w], window NDC of its points [1, 2, n], the coarse level's
+    phi at those points [1, Cphi, n] (no gradient), and their labels [1, 1, n]."""
+    shape = sample_person(ex.seed)
+    k = 1 if rng.random() < photo_share else 0
+    coarse_img, fine_img = ex.images[k], d.fine_images[k]
+    mirror = rng.random() < 0.5
+    if mirror:  # image columns and cube x flip together (align_corners NDC)
+        coarse_img, fine_img = coarse_img[:, ::-1], fine_img[:, ::-1]
+    coarse_t, fine_t = to_image(coarse_img), to_image(fine_img)
+    normals = with_normals(net, coarse_t)
+    if normals:
+        up = F.interpolate(torch.cat(normals, 1), size=fine_t.shape[-2:], mode="bilinear", align_corners=True)
+        fine_t = torch.cat([fine_t, up], 1)
+    size = fine_t.shape[-1]
+    pts, labels, win, kept = [], [], [], 0
+    p, _ = sample_points(ex, shape, 16, rng)
+    centre = np.array([p[0, 0] * (-1 if mirror else 1), -p[0, 1]])   # a near-surface point, image NDC
+    while kept < n_points:
+        p, lab = sample_points(ex, shape, 4 * n_points, rng)
+        if mirror:
+            p = p * np.array([-1, 1, 1], np.float32)
+        col0, row0, inside, local = window_points(np.stack([p[:, 0], -p[:, 1]], 1), size, window, centre)
+        pts.append(p[inside])
+        labels.append(lab[inside])
+        win.append(local[inside])
+        kept += int(inside.sum())
+    pts, labels, win = (np.concatenate(a)[:n_points] for a in (pts, labels, win))
+    with torch.no_grad():
+        coarse = net.netG.filter(coarse_t, normals)
+        _, phi = net.netG.query_projected(coarse, project(torch.from_numpy(pts.T.copy())[None], CALIB))
+    crop = fine_t[:, :, row0:row0 + window, col0:col0 + window]
+    return crop, torch.from_numpy(win.T.copy().astype(np.float32))[None], phi, torch.from_numpy(labels)[None, None]
+
+
+@torch.no_grad()
+def validate(net, examples: list[Example], details: list[Detail]) -> dict:
+    """Point IoU (threshold 0.5) of the fine and of the coarse occupancy, whole network on whole images
+    (cut-out inputs), at fixed points of the validation people."""
+    counts = np.zeros((2, 2))
+    for ex, d in zip(examples, details):
+        p, lab = sample_points(ex, sample_person(ex.seed), 8000, np.random.default_rng(ex.seed))
+        maps = net.filter(to_image(ex.images[0]), to_image(d.fine_images[0]))
+        preds = net.query(maps, torch.from_numpy(p.T.copy())[None], CALIB)
+        for row, pred in enumerate(preds):
+            inside, truth = pred[0, 0].numpy() > 0.5, lab > 0.5
+            counts[row] += [(inside & truth).sum(), (inside | truth).sum()]
+    iou = counts[:, 0] / np.maximum(counts[:, 1], 1.0)
+    return {"fine": round(float(iou[0]), 4), "coarse": round(float(iou[1]), 4)}
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--init", type=Path, required=True, help="demo checkpoint with a trained coarse level")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--people", type=int, default=320, help="training people (seeds 0..people-1)")
+    ap.add_argument("--size", type=int, default=256, help="coarse input size; the fine input is twice it")
+    ap.add_argument("--render-size", type=int, default=512)
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--batch", type=int, default=2, help="people per step")
+    ap.add_argument("--points", type=int, default=4000, help="points per window per step")
+    ap.add_argument("--window", type=int, default=192, help="window side in fine-input pixels")
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--photo-share", type=float, default=0.2, help="share of steps on the opaque photo")
+    ap.add_argument("--cache", type=Path, default=Path(".cache/demo_data"))
+    ap.add_argument("--workers", type=int, default=2, help="rendering processes")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--save-every", type=int, default=100)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    t0 = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - t0:7.0f}s] {msg}", flush=True)
+
+    log(f"args {vars(args)}; machine {platform.machine()}, torch {torch.__version__}")
+    data = {}
+    for name, ss in (("train", list(range(args.people))), ("val", list(VALIDATION_SEEDS))):
+        data[name] = (prepare_dataset(ss, args.size, args.render_size, args.cache, args.workers, log),
+                      prepare_dataset(ss, args.size, args.render_size, args.cache, args.workers, log, detail=True))
+    t_data = time.time() - t0
+    net, coarse, fine = build(args.size, normals=has_normals(args.init))
+    init_record = load_weights(net, args.init)
+    copy_head_to_fine(net)
+    log(f"initialised from {args.init}; fine level starts as the coarse head; validation {validate(net, *data['val'])}")
+    net.eval()                                   # the frozen coarse level (group norm: same in both modes)
+    params = list(net.image_filter.parameters()) + list(net.mlp.parameters())
+    opt = torch.optim.Adam(params, lr=args.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05,
+                                                div_factor=10.0, final_div_factor=50.0)
+    train_ex, train_d = data["train"]
+    order = np.concatenate([rng.permutation(len(train_ex))
+                            for _ in range(args.steps * args.batch // len(train_ex) + 1)])
+    history, running = [], []
+    for step in range(1, args.steps + 1):
+        idx = order[(step - 1) * args.batch: step * args.batch].tolist()
+        parts = [fine_step_inputs(net, train_ex[i], train_d[i], rng, args.points, args.window, args.photo_share)
+                 for i in idx]
+        crop, win, phi, lab = (torch.cat(t) for t in zip(*parts))
+        feat = net.image_filter(crop)
+        pred, _ = net.mlp(torch.cat([sample_features(feat, win), phi], 1))
+        loss = F.binary_cross_entropy(pred.clamp(1e-5, 1 - 1e-5), lab)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            inside, truth = pred > 0.5, lab > 0.5
+            iou = float((inside & truth).sum()) / max(float((inside | truth).sum()), 1.0)
+        running.append((loss.item(), iou))
+        if step % 10 == 0:
+            m = np.mean(running, axis=0)
+            running = []
+            log(f"step {step}/{args.steps} loss {m[0]:.4f} point-IoU {m[1]:.3f} lr {sched.get_last_lr()[0]:.2e}")
+        if step % args.save_every == 0 or step == args.steps:
+            v = validate(net, *data["val"])
+            history.append({"step": step, "val_point_iou": v, "seconds": round(time.time() - t0)})
+            save(net, coarse, fine, args.out, fine_from_coarse=False)
+            log(f"validation point-IoU {v}; saved {args.out}")
+    total = time.time() - t0
+    info = {"command": "python -m training.train_fine " + " ".join(argv or __import__("sys").argv[1:]),
+            "seed": args.seed, "seconds_total": round(total), "seconds_dataset": round(t_data),
+            "machine": f"{platform.machine()} {platform.node()}", "cpu_threads": args.threads,
+            "torch": torch.__version__, "history": history, "init": str(args.init), "init_record": init_record,
+            "args": {k: str(v) for k, v in vars(args).items()}}
+    args.out.with_suffix(".train.json").write_text(json.dumps(info, indent=1))
+    log(f"done in {total:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
