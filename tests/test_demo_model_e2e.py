@@ -38,6 +38,7 @@ TARGET_IOU = 0.75        # the issue's target, for every person (worst measured 
 MEAN_IOU_FLOOR = 0.82    # and on average (measured 0.855); see models/demo/MODEL_CARD.md
 MAX_HEIGHT_ERROR = 0.03
 MAX_SPECKS = 0.001       # share of the raw surface area allowed outside its largest piece
+MAX_NORMAL_ANGLE = 15.0  # median degrees between predicted and exact normals on a person's pixels
 _runs: dict[int, "Run"] = {}
 _color_checks: dict[int, tuple[float, int]] = {}
 
@@ -92,8 +93,33 @@ def run_person(model: backend.Model, seed: int) -> Run:
 
 def test_demo_checkpoint_is_small_and_official_layout(model):
     assert CHECKPOINT.stat().st_size <= 20 * 1024 * 1024
-    assert not model.coarse.use_front_normal and not model.coarse.use_back_normal
     assert model.coarse.mlp_norm == "none" and model.fine.mlp_norm == "none"  # batch-independent field
+
+
+def test_demo_model_is_the_two_level_architecture_with_trained_levels(model):
+    """Coarse level with front and back normal networks, and a fine level, all trained: the release's
+    architecture, made small (see the model card for how much each part adds)."""
+    from training.dataset import make_detail, make_example
+    from training.train_normals import validate
+
+    net = model.net
+    assert model.coarse.use_front_normal and model.coarse.use_back_normal
+    assert net.netG.image_filter.conv1.weight.shape[1] == 9 and net.image_filter.conv1.weight.shape[1] == 9
+    # the normal networks predict an unseen person's exact normal maps (camera frame) to a few degrees
+    seed = TEST_SEEDS[0]
+    angles = validate(net, [make_example(seed, 256, 512)], [make_detail(seed, 256, 512)])
+    assert angles["front"] < MAX_NORMAL_ANGLE and angles["back"] < MAX_NORMAL_ANGLE, angles
+    # the later stages trained what started at zero: the coarse filter's weights on the normal channels
+    # and the fine MLP's weights on the fine features; the fine level changes the coarse answer
+    assert (net.netG.image_filter.conv1.weight[:, 3:] != 0).float().mean() > 0.99
+    assert (net.mlp.filters[0].weight[:, :model.fine.hg_dim] != 0).float().mean() > 0.99
+    shape, camera, rgba = render_person(seed, 1024)
+    inputs = prepare_inputs(rgba, default_crop(rgba), model.coarse.load_size, model.fine.load_size)
+    with torch.no_grad():
+        maps = net.filter(inputs.image_512, inputs.image_1024)
+        fine, coarse = net.query(maps, torch.rand(1, 3, 20000, generator=torch.Generator().manual_seed(0)) * 2 - 1,
+                                 inputs.calib)
+    assert (fine - coarse).abs().max() > 0.02
 
 
 @pytest.mark.parametrize("seed", TEST_SEEDS)
