@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +30,8 @@ import torch.nn.functional as F
 from backend.checkpoint import save_checkpoint
 from backend.networks import LevelOptions, PIFuHD
 
-from .dataset import Example, prepare_dataset, sample_points
+from . import run
+from .dataset import Example, sample_points
 from .people import sample_person
 
 VALIDATION_SEEDS = tuple(range(800000, 800006))
@@ -150,6 +149,18 @@ def batch(examples: list[Example], idx: list[int], n_points: int, rng: np.random
     return torch.stack(imgs), torch.stack(pts), torch.stack(labs)
 
 
+def occupancy_loss(pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of predicted occupancies [B,1,N] against exact labels (1 inside)."""
+    return F.binary_cross_entropy(pred.clamp(1e-5, 1 - 1e-5), labels)
+
+
+@torch.no_grad()
+def point_iou(pred: torch.Tensor, labels: torch.Tensor) -> float:
+    """IoU of the points predicted inside (> 0.5) and those labelled inside."""
+    inside, truth = pred > 0.5, labels > 0.5
+    return float((inside & truth).sum()) / max(float((inside | truth).sum()), 1.0)
+
+
 @torch.no_grad()
 def validate(net: PIFuHD, examples: list[Example], calib: torch.Tensor) -> float:
     """Point IoU (threshold 0.5) on fixed points of the validation people (alpha-path images)."""
@@ -169,90 +180,42 @@ def validate(net: PIFuHD, examples: list[Example], calib: torch.Tensor) -> float
 
 def parser() -> argparse.ArgumentParser:
     """The command line of a training run."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the sampling")
-    ap.add_argument("--out", type=Path, default=Path("models/demo/pifuhd_demo.pt"))
-    ap.add_argument("--people", type=int, default=320, help="training people (seeds 0..people-1)")
-    ap.add_argument("--size", type=int, default=256, help="coarse input size (loadSize); fine is twice")
-    ap.add_argument("--render-size", type=int, default=512, help="render size of the training images")
-    ap.add_argument("--steps", type=int, default=800)
-    ap.add_argument("--batch", type=int, default=2, help="images per step")
+    ap = run.parser(__doc__, steps=800, batch=2, lr=1e-3, seed=0, out=Path("models/demo/pifuhd_demo.pt"),
+                    init_required=False)
     ap.add_argument("--points", type=int, default=5000, help="points per image per step")
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--photo-share", type=float, default=0.2, help="share of steps on the opaque photo")
-    ap.add_argument("--cache", type=Path, default=Path(".cache/demo_data"))
-    ap.add_argument("--workers", type=int, default=2, help="rendering processes")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    ap.add_argument("--save-every", type=int, default=100)
-    ap.add_argument("--init", type=Path, default=None,
-                    help="start from this demo checkpoint (a previous run's output) instead of a random init")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    t0 = time.time()
-
-    def log(msg: str) -> None:
-        print(f"[{time.time() - t0:7.0f}s] {msg}", flush=True)
-
-    log(f"args {vars(args)}; machine {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}")
-    train = prepare_dataset(list(range(args.people)), args.size, args.render_size, args.cache, args.workers, log)
-    val = prepare_dataset(list(VALIDATION_SEEDS), args.size, args.render_size, args.cache, args.workers, log)
-    t_data = time.time() - t0
-    log(f"dataset ready: {len(train)} training, {len(val)} validation people")
+    r = run.Run("train", args, argv)
+    train, val = r.people(list(range(args.people))), r.people(list(VALIDATION_SEEDS))
+    r.data_ready()
+    r.log(f"dataset ready: {len(train)} training, {len(val)} validation people")
 
     net, coarse, fine = build(args.size, normals=args.init is not None and has_normals(args.init))
     init_record = None
     if args.init is not None:
         init_record = load_weights(net, args.init)
-        log(f"initialised from {args.init}" + (" (with its normal networks, frozen)" if net.netG.netF else ""))
+        r.log(f"initialised from {args.init}" + (" (with its normal networks, frozen)" if net.netG.netF else ""))
     net.train()
-    params = list(net.netG.image_filter.parameters()) + list(net.netG.mlp.parameters())
-    opt = torch.optim.Adam(params, lr=args.lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05,
-                                                div_factor=10.0, final_div_factor=50.0)
+    opt, sched = r.optimiser(list(net.netG.image_filter.parameters()) + list(net.netG.mlp.parameters()))
     calib = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0]))[None]
-    order = np.concatenate([rng.permutation(len(train)) for _ in range(args.steps * args.batch // len(train) + 1)])
-    history = []
-    running = []
-    for step in range(1, args.steps + 1):
-        idx = order[(step - 1) * args.batch: step * args.batch].tolist()
-        img, pts, lab = batch(train, idx, args.points, rng, args.photo_share)
+    for step, idx in r.batches(len(train)):
+        img, pts, lab = batch(train, idx, args.points, r.rng, args.photo_share)
         feat = net.netG.filter(img, with_normals(net, img))
         pred, _ = net.netG.query(feat, pts, calib.expand(len(idx), 4, 4))
-        loss = F.binary_cross_entropy(pred.clamp(1e-5, 1 - 1e-5), lab)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            inside, truth = pred > 0.5, lab > 0.5
-            iou = float((inside & truth).sum()) / max(float((inside | truth).sum()), 1.0)
-        running.append((loss.item(), iou))
-        if step % 10 == 0:
-            m = np.mean(running, axis=0)
-            running = []
-            log(f"step {step}/{args.steps} loss {m[0]:.4f} point-IoU {m[1]:.3f} lr {sched.get_last_lr()[0]:.2e}")
-        if step % args.save_every == 0 or step == args.steps:
+        loss = occupancy_loss(pred, lab)
+        r.descend(opt, sched, loss)
+        r.step_done(step, sched, loss=loss.item(), point_iou=point_iou(pred, lab))
+        if r.checkpoint_due(step):
             net.eval()
             v = validate(net, val, calib)
             net.train()
-            history.append({"step": step, "val_point_iou": round(v, 4), "seconds": round(time.time() - t0)})
+            r.validated(step, val_point_iou=round(v, 4))
             save(net, coarse, fine, args.out)
-            log(f"validation point-IoU {v:.3f}; saved {args.out}")
-    total = time.time() - t0
-    info = {"command": "python -m training.train " + " ".join(argv or __import__("sys").argv[1:]),
-            "seed": args.seed, "seconds_total": round(total), "seconds_dataset": round(t_data),
-            "machine": f"{platform.machine()} {platform.node()}", "cpu_threads": args.threads,
-            "torch": torch.__version__, "history": history, "init": str(args.init) if args.init else None,
-            "init_record": init_record, "args": {k: str(v) for k, v in vars(args).items()}}
-    args.out.with_suffix(".train.json").write_text(json.dumps(info, indent=1))
-    log(f"done in {total:.0f} s")
+            r.log(f"validation point-IoU {v:.3f}; saved {args.out}")
+    r.write_record(init_record)
     return 0
 
 

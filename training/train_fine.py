@@ -14,20 +14,17 @@ Loss: binary cross-entropy on the fine occupancy. Validation runs the whole netw
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from backend.networks.pifu import project, sample_features
+from backend.networks.pifu import fine_input, project, sample_features
 
-from .dataset import Detail, Example, prepare_dataset, sample_points
+from . import run
+from .dataset import Detail, Example, sample_points
 from .people import sample_person
-from .train import VALIDATION_SEEDS, build, copy_head_to_fine, has_normals, load_weights, save, with_normals
+from .train import (VALIDATION_SEEDS, build, copy_head_to_fine, has_normals, load_weights, occupancy_loss, point_iou,
+                    save, with_normals)
 
 CALIB = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0]))[None]   # cube -> image NDC (y down)
 
@@ -62,9 +59,7 @@ def fine_step_inputs(net, ex: Example, d: Detail, rng: np.random.Generator, n_po
         coarse_img, fine_img = coarse_img[:, ::-1], fine_img[:, ::-1]
     coarse_t, fine_t = to_image(coarse_img), to_image(fine_img)
     normals = with_normals(net, coarse_t)
-    if normals:
-        up = F.interpolate(torch.cat(normals, 1), size=fine_t.shape[-2:], mode="bilinear", align_corners=True)
-        fine_t = torch.cat([fine_t, up], 1)
+    fine_t = fine_input(fine_t, normals)
     size = fine_t.shape[-1]
     pts, labels, win, kept = [], [], [], 0
     p, _ = sample_points(ex, shape, 16, rng)
@@ -103,88 +98,41 @@ def validate(net, examples: list[Example], details: list[Detail]) -> dict:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--init", type=Path, required=True, help="demo checkpoint with a trained coarse level")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--people", type=int, default=320, help="training people (seeds 0..people-1)")
-    ap.add_argument("--size", type=int, default=256, help="coarse input size; the fine input is twice it")
-    ap.add_argument("--render-size", type=int, default=512)
-    ap.add_argument("--steps", type=int, default=600)
-    ap.add_argument("--batch", type=int, default=2, help="people per step")
+    ap = run.parser(__doc__, steps=600, batch=2, lr=3e-4, seed=7, out=None, init_required=True)
     ap.add_argument("--points", type=int, default=4000, help="points per window per step")
     ap.add_argument("--window", type=int, default=192, help="window side in fine-input pixels")
-    ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--photo-share", type=float, default=0.2, help="share of steps on the opaque photo")
-    ap.add_argument("--cache", type=Path, default=Path(".cache/demo_data"))
-    ap.add_argument("--workers", type=int, default=2, help="rendering processes")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    ap.add_argument("--save-every", type=int, default=100)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    t0 = time.time()
-
-    def log(msg: str) -> None:
-        print(f"[{time.time() - t0:7.0f}s] {msg}", flush=True)
-
-    log(f"args {vars(args)}; machine {platform.machine()}, torch {torch.__version__}")
-    data = {}
-    for name, ss in (("train", list(range(args.people))), ("val", list(VALIDATION_SEEDS))):
-        data[name] = (prepare_dataset(ss, args.size, args.render_size, args.cache, args.workers, log),
-                      prepare_dataset(ss, args.size, args.render_size, args.cache, args.workers, log, detail=True))
-    t_data = time.time() - t0
+    r = run.Run("train_fine", args, argv)
+    data = {name: (r.people(seeds), r.people(seeds, detail=True))
+            for name, seeds in (("train", list(range(args.people))), ("val", list(VALIDATION_SEEDS)))}
+    r.data_ready()
     net, coarse, fine = build(args.size, normals=has_normals(args.init))
     init_record = load_weights(net, args.init)
     copy_head_to_fine(net)
-    log(f"initialised from {args.init}; fine level starts as the coarse head; validation {validate(net, *data['val'])}")
+    r.log(f"initialised from {args.init}; the fine level starts as the coarse head; "
+          f"validation {validate(net, *data['val'])}")
     net.eval()                                   # the frozen coarse level (group norm: same in both modes)
-    params = list(net.image_filter.parameters()) + list(net.mlp.parameters())
-    opt = torch.optim.Adam(params, lr=args.lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05,
-                                                div_factor=10.0, final_div_factor=50.0)
+    opt, sched = r.optimiser(list(net.image_filter.parameters()) + list(net.mlp.parameters()))
     train_ex, train_d = data["train"]
-    order = np.concatenate([rng.permutation(len(train_ex))
-                            for _ in range(args.steps * args.batch // len(train_ex) + 1)])
-    history, running = [], []
-    for step in range(1, args.steps + 1):
-        idx = order[(step - 1) * args.batch: step * args.batch].tolist()
-        parts = [fine_step_inputs(net, train_ex[i], train_d[i], rng, args.points, args.window, args.photo_share)
+    for step, idx in r.batches(len(train_ex)):
+        parts = [fine_step_inputs(net, train_ex[i], train_d[i], r.rng, args.points, args.window, args.photo_share)
                  for i in idx]
         crop, win, phi, lab = (torch.cat(t) for t in zip(*parts))
         feat = net.image_filter(crop)
         pred, _ = net.mlp(torch.cat([sample_features(feat, win), phi], 1))
-        loss = F.binary_cross_entropy(pred.clamp(1e-5, 1 - 1e-5), lab)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            inside, truth = pred > 0.5, lab > 0.5
-            iou = float((inside & truth).sum()) / max(float((inside | truth).sum()), 1.0)
-        running.append((loss.item(), iou))
-        if step % 10 == 0:
-            m = np.mean(running, axis=0)
-            running = []
-            log(f"step {step}/{args.steps} loss {m[0]:.4f} point-IoU {m[1]:.3f} lr {sched.get_last_lr()[0]:.2e}")
-        if step % args.save_every == 0 or step == args.steps:
+        loss = occupancy_loss(pred, lab)
+        r.descend(opt, sched, loss)
+        r.step_done(step, sched, loss=loss.item(), point_iou=point_iou(pred, lab))
+        if r.checkpoint_due(step):
             v = validate(net, *data["val"])
-            history.append({"step": step, "val_point_iou": v, "seconds": round(time.time() - t0)})
+            r.validated(step, val_point_iou=v)
             save(net, coarse, fine, args.out, fine_from_coarse=False)
-            log(f"validation point-IoU {v}; saved {args.out}")
-    total = time.time() - t0
-    info = {"command": "python -m training.train_fine " + " ".join(argv or __import__("sys").argv[1:]),
-            "seed": args.seed, "seconds_total": round(total), "seconds_dataset": round(t_data),
-            "machine": f"{platform.machine()} {platform.node()}", "cpu_threads": args.threads,
-            "torch": torch.__version__, "history": history, "init": str(args.init), "init_record": init_record,
-            "args": {k: str(v) for k, v in vars(args).items()}}
-    args.out.with_suffix(".train.json").write_text(json.dumps(info, indent=1))
-    log(f"done in {total:.0f} s")
+            r.log(f"validation point-IoU {v}; saved {args.out}")
+    r.write_record(init_record)
     return 0
 
 

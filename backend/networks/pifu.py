@@ -53,6 +53,15 @@ def sample_features(feat: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(feat, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[..., 0]
 
 
+def fine_input(image: torch.Tensor, normals: list[torch.Tensor]) -> torch.Tensor:
+    """The fine filter's input: the fine-size image [B,3,S,S] and the coarse-size normal maps upsampled to
+    it (bilinear, align_corners=True), concatenated -> [B, 3 + 3 * len(normals), S, S]."""
+    if not normals:
+        return image
+    up = F.interpolate(torch.cat(normals, 1), size=image.shape[-2:], mode="bilinear", align_corners=True)
+    return torch.cat([image, up], 1)
+
+
 class CoarsePIFu(nn.Module):
     """The coarse level (``netG``): image filter on the 512 input (+ normal maps), MLP with depth feature."""
 
@@ -125,11 +134,8 @@ class PIFuHD(nn.Module):
         front, back = self.netG.normals(image_512, lambda f: step(share * f))
         normals = [n for n in (front, back) if n is not None]
         coarse = self.netG.filter(image_512, normals, lambda f: step(share + (1 - share) * 0.3 * f))
-        if normals:
-            size = image_1024.shape[-2:]
-            up = F.interpolate(torch.cat(normals, 1), size=size, mode="bilinear", align_corners=True)
-            image_1024 = torch.cat([image_1024, up], 1)
-        fine = self.image_filter(image_1024, lambda f: step(share + (1 - share) * (0.3 + 0.7 * f)))
+        fine = self.image_filter(fine_input(image_1024, normals),
+                                 lambda f: step(share + (1 - share) * (0.3 + 0.7 * f)))
         return FeatureMaps(coarse=coarse, fine=fine, normal_front=front, normal_back=back)
 
     def query(self, maps: FeatureMaps, points: torch.Tensor, calib: torch.Tensor
