@@ -70,6 +70,11 @@ class Run:
         a = self.args
         return prepare_dataset(seeds, a.size, a.render_size, a.cache, a.workers, self.log, detail=detail)
 
+    def splits(self, validation_seeds: tuple[int, ...]) -> dict[str, tuple[list, list]]:
+        """{"train": (examples, details), "val": (...)}: people ``0..--people-1`` and ``validation_seeds``."""
+        groups = (("train", list(range(self.args.people))), ("val", list(validation_seeds)))
+        return {name: (self.people(seeds), self.people(seeds, detail=True)) for name, seeds in groups}
+
     def data_ready(self) -> None:
         """Mark the end of the dataset preparation (its time goes into the record)."""
         self.seconds_data = time.time() - self.t0

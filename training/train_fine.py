@@ -107,8 +107,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     r = run.Run("train_fine", args, argv)
-    data = {name: (r.people(seeds), r.people(seeds, detail=True))
-            for name, seeds in (("train", list(range(args.people))), ("val", list(VALIDATION_SEEDS)))}
+    data = r.splits(VALIDATION_SEEDS)
     r.data_ready()
     net, coarse, fine = build(args.size, normals=has_normals(args.init))
     init_record = load_weights(net, args.init)

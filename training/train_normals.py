@@ -63,8 +63,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     r = run.Run("train_normals", args, argv)
-    data = {name: (r.people(seeds), r.people(seeds, detail=True))
-            for name, seeds in (("train", list(range(args.people))), ("val", list(VALIDATION_SEEDS)))}
+    data = r.splits(VALIDATION_SEEDS)
     r.data_ready()
     net, coarse, fine = build(args.size, normals=True)
     init_record = load_weights(net, args.init)
