@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from backend.input_transform import crop_square, default_crop, prepare_inputs
 
@@ -80,6 +81,17 @@ def surface_points(shape: Shape, n: int, rng: np.random.Generator, iters: int = 
     return np.concatenate(pts)[:n]
 
 
+def stored_image(t: torch.Tensor) -> np.ndarray:
+    """A network input [1, 3, S, S] in [-1, 1] -> the uint8 [S, S, 3] RGB image the dataset stores."""
+    return ((t[0].permute(1, 2, 0).numpy() * 0.5 + 0.5) * 255).round().astype(np.uint8)
+
+
+def network_image(img: np.ndarray) -> torch.Tensor:
+    """A stored uint8 [S, S, 3] RGB image (any strides: mirrored views welcome) -> the network input
+    [1, 3, S, S] float32 in [-1, 1] (the inverse of :func:`stored_image`)."""
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float()[None] / 127.5 - 1.0
+
+
 @dataclass
 class Example:
     """One training person. images: uint8 [2, S, S, 3] network inputs at the coarse size (0: cut-out over
@@ -100,8 +112,7 @@ def make_example(seed: int, size: int, render_size: int) -> Example:
     crop = default_crop(rgba)
     cut = prepare_inputs(rgba, crop, size, 2 * size).image_512
     photo = prepare_inputs(flatten(rgba), crop, size, 2 * size).image_512
-    imgs = np.stack([((t[0].permute(1, 2, 0).numpy() * 0.5 + 0.5) * 255).round().astype(np.uint8)
-                     for t in (cut, photo)])
+    imgs = np.stack([stored_image(t) for t in (cut, photo)])
     surf = surface_points(shape, 8000, np.random.default_rng([int(seed), 11]))
     return Example(seed, imgs, cube_frame(camera, crop, size), surf.astype(np.float32))
 
@@ -135,7 +146,7 @@ def make_detail(seed: int, size: int, render_size: int) -> Detail:
     rgba = render(shape, camera, background(render_size, rng), hits=hits)
     crop = default_crop(rgba)
     fine = [prepare_inputs(img, crop, size, 2 * size).image_1024 for img in (rgba, flatten(rgba))]
-    images = np.stack([((t[0].permute(1, 2, 0).numpy() * 0.5 + 0.5) * 255).round().astype(np.uint8) for t in fine])
+    images = np.stack([stored_image(t) for t in fine])
     normals = np.stack([np.round(127 * _resize_map(m, crop, size)).astype(np.int8)
                         for m in normal_maps(shape, camera, hits)])
     return Detail(seed, images, normals)

@@ -31,10 +31,11 @@ from backend.checkpoint import save_checkpoint
 from backend.networks import LevelOptions, PIFuHD
 
 from . import run
-from .dataset import Example, sample_points
+from .dataset import Example, network_image, sample_points
 from .people import sample_person
 
 VALIDATION_SEEDS = tuple(range(800000, 800006))
+CALIB = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0]))[None]   # cube -> image NDC (y down), [1, 4, 4]
 
 
 # The demo's normal networks: 16 base channels, 3 downsamplings, 3 residual blocks (1.1 M parameters each;
@@ -143,7 +144,7 @@ def batch(examples: list[Example], idx: list[int], n_points: int, rng: np.random
         if rng.random() < 0.5:  # mirror: image columns and cube x flip together (align_corners NDC)
             img = img[:, ::-1]
             p = p * np.array([-1, 1, 1], np.float32)
-        imgs.append(torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 127.5 - 1.0)
+        imgs.append(network_image(img)[0])
         pts.append(torch.from_numpy(p.T.copy()))
         labs.append(torch.from_numpy(lab)[None])
     return torch.stack(imgs), torch.stack(pts), torch.stack(labs)
@@ -168,7 +169,7 @@ def validate(net: PIFuHD, examples: list[Example], calib: torch.Tensor) -> float
     for ex in examples:
         rng = np.random.default_rng(ex.seed)
         p, lab = sample_points(ex, sample_person(ex.seed), 8000, rng)
-        img = torch.from_numpy(ex.images[0]).permute(2, 0, 1).float()[None] / 127.5 - 1.0
+        img = network_image(ex.images[0])
         feat = net.netG.filter(img, with_normals(net, img))
         pred, _ = net.netG.query(feat, torch.from_numpy(p.T.copy())[None], calib)
         inside = pred[0, 0].numpy() > 0.5
@@ -200,17 +201,16 @@ def main(argv: list[str] | None = None) -> int:
         r.log(f"initialised from {args.init}" + (" (with its normal networks, frozen)" if net.netG.netF else ""))
     net.train()
     opt, sched = r.optimiser(list(net.netG.image_filter.parameters()) + list(net.netG.mlp.parameters()))
-    calib = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0]))[None]
     for step, idx in r.batches(len(train)):
         img, pts, lab = batch(train, idx, args.points, r.rng, args.photo_share)
         feat = net.netG.filter(img, with_normals(net, img))
-        pred, _ = net.netG.query(feat, pts, calib.expand(len(idx), 4, 4))
+        pred, _ = net.netG.query(feat, pts, CALIB.expand(len(idx), 4, 4))
         loss = occupancy_loss(pred, lab)
         r.descend(opt, sched, loss)
         r.step_done(step, sched, loss=loss.item(), point_iou=point_iou(pred, lab))
         if r.checkpoint_due(step):
             net.eval()
-            v = validate(net, val, calib)
+            v = validate(net, val, CALIB)
             net.train()
             r.validated(step, val_point_iou=round(v, 4))
             save(net, coarse, fine, args.out)

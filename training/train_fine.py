@@ -21,18 +21,10 @@ import torch
 from backend.networks.pifu import fine_input, project, sample_features
 
 from . import run
-from .dataset import Detail, Example, sample_points
+from .dataset import Detail, Example, network_image, sample_points
 from .people import sample_person
-from .train import (VALIDATION_SEEDS, build, copy_head_to_fine, has_normals, load_weights, occupancy_loss, point_iou,
-                    save, with_normals)
-
-CALIB = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0]))[None]   # cube -> image NDC (y down)
-
-
-def to_image(t: np.ndarray) -> torch.Tensor:
-    """uint8 [H, W, 3] -> float [1, 3, H, W] in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(t)).permute(2, 0, 1).float()[None] / 127.5 - 1.0
-
+from .train import (CALIB, VALIDATION_SEEDS, build, copy_head_to_fine, has_normals, load_weights, occupancy_loss,
+                    point_iou, save, with_normals)
 
 def window_points(xy_ndc: np.ndarray, size: int, window: int, centre: np.ndarray
                   ) -> tuple[int, int, np.ndarray, np.ndarray]:
@@ -57,7 +49,7 @@ def fine_step_inputs(net, ex: Example, d: Detail, rng: np.random.Generator, n_po
     mirror = rng.random() < 0.5
     if mirror:  # image columns and cube x flip together (align_corners NDC)
         coarse_img, fine_img = coarse_img[:, ::-1], fine_img[:, ::-1]
-    coarse_t, fine_t = to_image(coarse_img), to_image(fine_img)
+    coarse_t, fine_t = network_image(coarse_img), network_image(fine_img)
     normals = with_normals(net, coarse_t)
     fine_t = fine_input(fine_t, normals)
     size = fine_t.shape[-1]
@@ -88,7 +80,7 @@ def validate(net, examples: list[Example], details: list[Detail]) -> dict:
     counts = np.zeros((2, 2))
     for ex, d in zip(examples, details):
         p, lab = sample_points(ex, sample_person(ex.seed), 8000, np.random.default_rng(ex.seed))
-        maps = net.filter(to_image(ex.images[0]), to_image(d.fine_images[0]))
+        maps = net.filter(network_image(ex.images[0]), network_image(d.fine_images[0]))
         preds = net.query(maps, torch.from_numpy(p.T.copy())[None], CALIB)
         for row, pred in enumerate(preds):
             inside, truth = pred[0, 0].numpy() > 0.5, lab > 0.5

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import run
-from .dataset import Detail, Example
+from .dataset import Detail, Example, network_image
 from .train import VALIDATION_SEEDS, build, load_weights, save
 
 
@@ -29,12 +29,12 @@ def batch(examples: list[Example], details: list[Detail], idx: list[int], rng: n
     """Images [B,3,S,S] in [-1,1] and their front / back normal maps [B,3,S,S] in [-1,1]."""
     imgs, fronts, backs = [], [], []
     for i in idx:
-        img = examples[i].images[1 if rng.random() < photo_share else 0].astype(np.float32) / 127.5 - 1.0
+        img = examples[i].images[1 if rng.random() < photo_share else 0]
         maps = details[i].normals.astype(np.float32) / 127.0           # [2, S, S, 3]
         if rng.random() < 0.5:  # mirror: columns flip, and so does the normals' x component
             img = img[:, ::-1]
             maps = maps[:, :, ::-1] * np.array([-1.0, 1.0, 1.0], np.float32)
-        imgs.append(torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1))
+        imgs.append(network_image(img)[0])
         fronts.append(torch.from_numpy(np.ascontiguousarray(maps[0])).permute(2, 0, 1))
         backs.append(torch.from_numpy(np.ascontiguousarray(maps[1])).permute(2, 0, 1))
     return torch.stack(imgs), torch.stack(fronts), torch.stack(backs)
@@ -45,8 +45,7 @@ def validate(net, examples: list[Example], details: list[Detail]) -> dict:
     """Median angle (degrees) between predicted and true normals on the person's pixels (cut-out inputs)."""
     angles = {"front": [], "back": []}
     for ex, d in zip(examples, details):
-        img = torch.from_numpy(ex.images[0]).permute(2, 0, 1).float()[None] / 127.5 - 1.0
-        front, back = net.netG.normals(img)
+        front, back = net.netG.normals(network_image(ex.images[0]))
         for name, pred, true in (("front", front, d.normals[0]), ("back", back, d.normals[1])):
             t = true.astype(np.float32) / 127.0
             on = np.linalg.norm(t, axis=-1) > 0.9

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+from . import normal_net
+
 REQUIRED_KEYS = ("loadSize", "num_stack", "hg_depth", "hg_dim", "norm", "mlp_dim", "mlp_res_layers", "z_size")
 
 
@@ -28,10 +30,10 @@ class LevelOptions:
     z_size: float           # depth normaliser: depth feature = z * (load_size // 2) / z_size
     use_front_normal: bool
     use_back_normal: bool
-    # Our own options (the release's file has none; its normal nets have these fixed sizes):
-    normal_base: int = 64           # normal nets' first-layer channels
-    normal_downsamplings: int = 4   # stride-2 stages (channels double at each)
-    normal_blocks: int = 9          # residual blocks at the bottom
+    # Our own options (the release's file has none; its normal nets have the fixed sizes of normal_net.py):
+    normal_base: int = normal_net.BASE                    # normal nets' first-layer channels
+    normal_downsamplings: int = normal_net.DOWNSAMPLINGS  # stride-2 stages (channels double at each)
+    normal_blocks: int = normal_net.RESIDUAL_BLOCKS       # residual blocks at the bottom
 
     @classmethod
     def from_namespace(cls, ns: Any, *, fine: bool) -> "LevelOptions":
@@ -57,9 +59,9 @@ class LevelOptions:
             z_size=float(values["z_size"]),
             use_front_normal=bool(values.get("use_front_normal", False)) and not fine,
             use_back_normal=bool(values.get("use_back_normal", False)) and not fine,
-            normal_base=int(values.get("normal_base", 64)),
-            normal_downsamplings=int(values.get("normal_downsamplings", 4)),
-            normal_blocks=int(values.get("normal_blocks", 9)),
+            normal_base=int(values.get("normal_base", normal_net.BASE)),
+            normal_downsamplings=int(values.get("normal_downsamplings", normal_net.DOWNSAMPLINGS)),
+            normal_blocks=int(values.get("normal_blocks", normal_net.RESIDUAL_BLOCKS)),
         )
 
     def to_dict(self) -> dict[str, Any]:
