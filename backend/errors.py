@@ -20,3 +20,8 @@ class NoPersonError(PIFuHDError):
 
 class Cancelled(PIFuHDError):
     """The caller's cancel flag was raised; the work stopped without a result."""
+
+
+class OptionsError(PIFuHDError, ValueError):
+    """A reconstruction option is out of range or not in its vocabulary (see ``backend.options``); nothing
+    was started. Also a ``ValueError``, so callers that catch bad values keep working."""

@@ -12,11 +12,12 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..mesh import Mesh
+from ..options import BUDGETS
 from .clustering import cluster_decimate
 from .degenerate import remove_degenerate
 
-# Triangle budgets offered to users: name -> faces (None: keep every face).
-PRESETS: dict[str, int | None] = {"mobile": 10_000, "game": 30_000, "high": 100_000, "full": None}
+# Triangle budgets offered to users: name -> faces (None: keep every face); spelled once, in backend.options.
+PRESETS: dict[str, int | None] = BUDGETS
 MAX_COLOR_NEIGHBOURS = 16
 
 
