@@ -3,16 +3,17 @@
 Public API::
 
     import backend
-    model = backend.load_model("pifuhd.pt", device="auto")
-    photo = backend.prepare_photo("photo.jpg")            # find the person, crop, remove the background
-    mesh = backend.reconstruct("photo.jpg", model, inputs=photo.inputs, resolution=256)
-    backend.save_mesh(mesh, "person.obj")
+    options = backend.Options(resolution=256, cleanup=True, color_fill=True)   # checked in one place
+    model = backend.load_model_for("pifuhd.pt", options)   # device, precision, network state
+    result = backend.run("photo.jpg", model, options)      # find the person, crop, ..., colour, decimate
+    backend.save_mesh(result.mesh, "person.obj")
 
-Data flows one way: photo -> preparation -> input transform -> networks -> occupancy field -> marching
-cubes -> colours. This package never imports Blender.
+Data flows one way, composed once in ``backend.pipeline``: photo -> preparation -> input transform ->
+networks -> occupancy field -> marching cubes -> clean-up -> colours -> decimation. This package never
+imports Blender.
 
 The public names are loaded on first use, so light modules (``backend.errors``, ``backend.fileio``,
-``backend.placement``) can be imported where torch is not installed yet (e.g. Blender before the
+``backend.options``) can be imported where torch is not installed yet (e.g. Blender before the
 add-on has installed its dependencies).
 """
 from __future__ import annotations
@@ -20,7 +21,9 @@ from __future__ import annotations
 import importlib
 
 _PUBLIC = {
-    "Model": "engine", "load_model": "engine", "reconstruct": "engine",
+    "Model": "engine", "load_model": "engine",
+    "Options": "options", "OptionsError": "errors", "InputSizeError": "errors",
+    "run": "pipeline", "Reconstruction": "pipeline", "reconstruct": "pipeline", "load_model_for": "pipeline",
     "Mesh": "mesh", "save_mesh": "mesh",
     "PreparedPhoto": "photo", "prepare_photo": "photo",
     "PIFuHDError": "errors", "CheckpointError": "errors", "ImageError": "errors",

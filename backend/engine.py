@@ -1,7 +1,9 @@
-"""The reconstruction engine: photo -> network inputs -> features -> occupancy field -> mesh -> colours.
+"""The reconstruction engine's network step: loading a model, and network inputs -> features -> occupancy
+field -> surface (:func:`extract_surface`).
 
-Everything here works on arrays; nothing touches Blender. The mesh comes back in the normalised cube
-frame (x right, y up, z towards the camera, [-1, 1]); ``placement.py`` puts it into a scene.
+Everything here works on arrays; nothing touches Blender. The surface is in the normalised cube frame
+(x right, y up, z towards the camera, [-1, 1]). Photo -> finished person (preparation, clean-up, colour,
+decimation) is composed in one place only: ``backend.pipeline``.
 """
 from __future__ import annotations
 
@@ -9,20 +11,17 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from .checkpoint import build_network, read_checkpoint
-from .colors import vertex_colors
 from .device import resolve_device
-from .errors import ImageError, PIFuHDError
-from .image_io import load_image
-from .input_transform import NetworkInputs, prepare_inputs
-from .mesh import Mesh
+from .errors import ImageError, InputSizeError, PIFuHDError
+from .image_io import MIN_SIDE, load_image
+from .input_transform import NetworkInputs
 from .networks import FeatureMaps, LevelOptions, PIFuHD
-from .progress import CancelFn, ProgressFn, Reporter
+from .progress import Reporter
 from .surface import EvaluationCounter, index_to_cube, marching_cubes, sample_coarse_to_fine, sample_dense
 
 LEVEL = 0.5
@@ -32,8 +31,8 @@ DENSE_CHUNK = 100_000      # points per query in dense mode: the batch size the 
 SPARSE_CHUNK = {"cuda": 131_072, "mps": 32_768, "cpu": 4_096}
 MIN_BATCH = 4_096          # smallest batch a group-normed MLP sees in coarse-to-fine mode
 
-# Share of the progress bar per stage (the field dominates).
-STAGES = {"prepare": (0.0, 0.02), "networks": (0.02, 0.2), "field": (0.2, 0.95), "mesh": (0.95, 1.0)}
+# Share of this step's progress per stage (the field dominates).
+STAGES = {"networks": (0.0, 0.2), "field": (0.2, 0.97), "mesh": (0.97, 1.0)}
 
 
 @dataclass
@@ -106,13 +105,28 @@ def batch_dependent(model: Model) -> bool:
 
 
 def as_image(image: str | os.PathLike | np.ndarray) -> np.ndarray:
-    """Path or array -> uint8 RGB(A) array, with clear errors."""
+    """Path or array -> uint8 RGB(A) array, with clear errors (:class:`ImageError`)."""
     if isinstance(image, (str, os.PathLike)):
         return load_image(image)
     arr = np.asarray(image)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
         raise ImageError("The image array must be uint8 with shape [H, W, 3] (RGB) or [H, W, 4] (RGBA).")
+    if min(arr.shape[:2]) < MIN_SIDE:
+        raise ImageError(f"The image array is too small ({arr.shape[1]}x{arr.shape[0]} pixels): the shorter "
+                         f"side must be at least {MIN_SIDE} pixels.")
     return arr
+
+
+def check_input_sizes(model: Model, inputs: NetworkInputs) -> None:
+    """Refuse network inputs made for other input sizes than ``model``'s (its ``load_size``s): fed at the
+    wrong size the networks make plausible-looking nonsense. Raises :class:`InputSizeError`."""
+    want = (model.coarse.load_size, model.fine.load_size)
+    got = (int(inputs.image_512.shape[-1]), int(inputs.image_1024.shape[-1]))
+    if got != want:
+        raise InputSizeError(f"These network inputs are {got[0]}/{got[1]} pixels, but {model.path.name} reads "
+                             f"{want[0]}/{want[1]}: prepare the photo for this model "
+                             f"(prepare_photo(..., coarse_size={want[0]}, fine_size={want[1]}), or "
+                             "PreparedPhoto.inputs_at), or let backend.run do it.")
 
 
 @torch.no_grad()
@@ -126,41 +140,33 @@ def compute_features(model: Model, inputs: NetworkInputs, report: Reporter) -> F
                           "close other GPU programs or choose the CPU device.") from None
 
 
-def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resolution: int = 256,
-                crop: tuple[int, int, int] | None = None, dense: bool = False,
-                progress: ProgressFn | Callable[[float, str], None] | None = None,
-                cancel: CancelFn = None, inputs: NetworkInputs | None = None,
-                chunk: int | None = None, color_fill: bool = False) -> Mesh:
-    """Reconstruct the person in ``image`` as a coloured mesh in the normalised cube frame.
+@dataclass
+class Surface:
+    """The raw surface of one reconstruction, in the normalised cube frame: vertices [V, 3] float32, faces
+    [F, 3] int32 (counter-clockwise from outside), field points evaluated, seconds per stage."""
 
-    image: a path, or uint8 [H, W, 3|4] RGB(A). crop: (x, y, side) in photo pixels; default: the alpha's
-    extent for cut-outs, else the whole photo. resolution: grid points per axis. dense: evaluate every
-    grid point (the official, slow way) instead of coarse-to-fine. progress(fraction, stage) is called as
-    work advances; cancel() returning True (or an Event being set) stops within about a second with
-    :class:`Cancelled`. ``inputs`` lets a caller pass prepared inputs (photo preparation) instead.
-    color_fill: colour from the photo only where the camera sees a vertex, and fill hidden and back
-    surfaces along the surface from what it sees (``meshops.colorize``); off: every vertex takes the
-    photo colour straight along the view axis (the official photo-colour path).
+    vertices: np.ndarray
+    faces: np.ndarray
+    evaluations: int
+    seconds: dict[str, float]
 
-    The mesh's ``info`` records how it was made: ``evaluations`` (field points queried), ``seconds`` per
-    stage (``prepare``, ``networks``, ``field``, ``marching_cubes``, ``colors``, ``total``), the device,
-    checkpoint, crop and options.
+
+def extract_surface(model: Model, inputs: NetworkInputs, *, resolution: int, dense: bool = False,
+                    chunk: int | None = None, report: Reporter | None = None) -> Surface:
+    """Networks -> occupancy field -> marching cubes: the surface of ``inputs`` at ``resolution`` grid points
+    per axis (checked by ``backend.options``; this low-level step trusts it). dense: every grid point in
+    the official order and batches; else coarse-to-fine. ``report`` gets stages ``networks``, ``surface``,
+    ``mesh`` and may cancel (:class:`Cancelled`). Colours, clean-up and the rest are ``backend.pipeline``'s.
+
+    Raises :class:`InputSizeError` for inputs made at other sizes than the model's, :class:`PIFuHDError`
+    when the device runs out of memory.
     """
-    if resolution < 8 or resolution > 1024:
-        raise PIFuHDError(f"resolution must be between 8 and 1024 (got {resolution}).")
-    report = Reporter(progress, cancel)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    stage = report.slice(*STAGES["prepare"], stage="prepare")
-    if inputs is None:
-        photo = as_image(image)
-        inputs = prepare_inputs(photo, crop, model.coarse.load_size, model.fine.load_size)
-    stage.update(1.0)
-    timings["prepare"] = time.perf_counter() - t0
-
+    check_input_sizes(model, inputs)
+    report = report or Reporter()
+    seconds: dict[str, float] = {}
     t = time.perf_counter()
     maps = compute_features(model, inputs, report.slice(*STAGES["networks"], stage="networks"))
-    timings["networks"] = time.perf_counter() - t
+    seconds["networks"] = time.perf_counter() - t
 
     t = time.perf_counter()
     min_batch = MIN_BATCH if (batch_dependent(model) and not dense) else 0
@@ -177,28 +183,11 @@ def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resoluti
     except torch.OutOfMemoryError:
         raise PIFuHDError(f"Out of memory on {model.device} while evaluating the surface: "
                           "lower the resolution or choose the CPU device.") from None
-    timings["field"] = time.perf_counter() - t
+    seconds["field"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    mesh_report = report.slice(*STAGES["mesh"], stage="mesh")
     verts, faces = marching_cubes(volume, LEVEL)
     del volume
-    mesh_report.update(0.6)
-    timings["marching_cubes"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    if color_fill:
-        from .meshops import colorize
-
-        colors = colorize((verts, faces), inputs.image_1024, inputs.calib)
-    else:
-        colors = vertex_colors(verts, inputs.image_1024.to(model.device), inputs.calib)
-    mesh_report.update(1.0)
-    timings["colors"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t0
-    return Mesh(verts, faces, colors, info={
-        "resolution": resolution, "dense": dense, "color_fill": color_fill, "crop": tuple(inputs.crop),
-        "photo_size": tuple(inputs.photo_size), "evaluations": counter.count, "seconds": timings,
-        "device": str(model.device), "checkpoint": str(model.path),
-    })
-
+    report.slice(*STAGES["mesh"], stage="mesh").update(1.0)
+    seconds["marching_cubes"] = time.perf_counter() - t
+    return Surface(verts, faces, counter.count, seconds)

@@ -25,3 +25,7 @@ class Cancelled(PIFuHDError):
 class OptionsError(PIFuHDError, ValueError):
     """A reconstruction option is out of range or not in its vocabulary (see ``backend.options``); nothing
     was started. Also a ``ValueError``, so callers that catch bad values keep working."""
+
+
+class InputSizeError(PIFuHDError, ValueError):
+    """Network inputs were made for other input sizes than the model reads (its ``load_size``s)."""
