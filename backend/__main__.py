@@ -1,3 +1,10 @@
-from .cli import main
+import sys
 
-raise SystemExit(main())
+try:
+    from .cli import main
+
+    code = main()
+except KeyboardInterrupt:   # Ctrl+C before the CLI could catch it (while Python was still importing)
+    print("error: interrupted; nothing was written", file=sys.stderr)
+    code = 130
+raise SystemExit(code)

@@ -54,12 +54,16 @@ def draw_preview(inputs: NetworkInputs, mask: np.ndarray | None, keypoints: np.n
 
 
 def save_preview(preview: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write the RGB preview as a PNG (encoded in memory, so any path works); returns the path."""
+    """Write the RGB preview as a PNG (encoded in memory, so any path works) atomically: the file appears
+    complete or not at all. Returns the path."""
+    from ..fileio import atomic_write
+
     path = Path(path)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(preview, cv2.COLOR_RGB2BGR))
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(preview[:, :, :3]), cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"could not encode the preview for {path}")
-    path.write_bytes(buf.tobytes())
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(buf.tobytes())
     return path
 
 
