@@ -2,7 +2,8 @@
 
 View3D > Sidebar > PIFuHD, or from a script::
 
-    bpy.ops.pifuhd.reconstruct(filepath="/photos/me.jpg", resolution=256, target_height=1.8)
+    bpy.context.scene.pifuhd.quality = '384'       # every setting lives on the panel (scene.pifuhd)
+    bpy.ops.pifuhd.reconstruct(filepath="/photos/me.jpg", checkpoint="/models/pifuhd.pt")
 
 The add-on is thin: the reconstruction (``backend``, bundled beside it) runs in a separate worker
 process, and this package only turns the worker's arrays into a Blender object. Modules that import bpy
@@ -10,7 +11,7 @@ are imported in :func:`register`, so ``worker.py``, ``client.py`` and ``paths.py
 Blender.
 """
 
-_MODULES = ("props", "preferences", "operators", "rig", "bake", "export", "panel")
+_MODULES = ("props", "preferences", "scene_object", "operators", "rig", "bake", "export", "panel")
 
 
 def _modules():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,9 @@ from . import worker as protocol
 WORKER_SCRIPT = Path(protocol.__file__).resolve()
 CANCEL_GRACE = 1.0      # seconds the worker gets to stop by itself before it is killed
 STOP_GRACE = 2.0        # seconds for a polite quit before a kill
+# Lines native libraries write to the worker's log (glog "W0000 00:00:17.1 123 file.cc:12] ...", TF Lite's
+# "INFO: ..."): never what went wrong, so never quoted as the reason for a crash.
+NATIVE_LOG = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:|INFO: |WARNING: All log messages before absl)")
 
 
 class WorkerError(Exception):
@@ -156,14 +160,25 @@ class WorkerClient:
         return self.proc is not None and self.proc.poll() is None
 
     def temp_path(self, name: str) -> str:
+        """A path in this client's own temporary folder (made on first use). Raises :class:`WorkerError`
+        when the system's temporary folder cannot be written."""
         if self.tmpdir is None:
-            self.tmpdir = tempfile.mkdtemp(prefix="pifuhd-")
+            try:
+                self.tmpdir = tempfile.mkdtemp(prefix="pifuhd-")
+            except OSError as err:
+                raise WorkerError(f"Could not create a temporary folder in {tempfile.gettempdir()} "
+                                  f"({err.strerror or err}): make it writable or set another one in Edit > "
+                                  "Preferences > File Paths > Temporary Files, then try again.") from None
         return os.path.join(self.tmpdir, name)
 
     def start(self) -> None:
         if self.alive():
             return
-        log = open(self.temp_path("worker.log"), "ab")
+        try:
+            log = open(self.temp_path("worker.log"), "ab")
+        except OSError as err:
+            raise WorkerError(f"Could not write the worker's log in {self.tmpdir} ({err.strerror or err}): "
+                              "check the temporary folder (Edit > Preferences > File Paths).") from None
         env = dict(self.env)
         env[protocol.PATHS_VARIABLE] = json.dumps({"prepend": self.prepend_paths, "append": self.append_paths})
         env["PYTHONUNBUFFERED"] = "1"
@@ -256,7 +271,8 @@ class WorkerClient:
             job._end("cancelled")
 
     def log_tail(self, max_chars: int = 300) -> str:
-        """The last non-empty line of the worker's log (for error messages)."""
+        """The last non-empty line of the worker's log that says something about the worker (for error
+        messages); native libraries' own log lines (MediaPipe, TensorFlow Lite) are skipped."""
         try:
             with open(self.log_path, "rb") as fh:
                 fh.seek(0, os.SEEK_END)
@@ -264,6 +280,7 @@ class WorkerClient:
                 lines = [ln.strip() for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
         except (OSError, TypeError):
             return ""
+        lines = [ln for ln in lines if not NATIVE_LOG.match(ln)]
         return lines[-1][:max_chars] if lines else ""
 
 

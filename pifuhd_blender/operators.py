@@ -10,41 +10,26 @@ import hashlib
 import os
 import sys
 import traceback
-from dataclasses import dataclass
 
 import bpy
 import numpy as np
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import StringProperty
 
-from . import bake, paths, preferences, rig, scene_object
+from . import bake, placement, preferences, rig, scene_object
 from .client import WorkerError
-from .props import BUDGET_ITEMS, BUDGETS, DEVICE_ITEMS, DEVICE_NAMES
+from .props import settings_values
+from .request import Request, RequestError, build_request, options_from_settings, photo_from_file
 from .session import SESSION
 
 PREVIEW_IMAGE = "PIFuHD Preview"
 STAGE_LABELS = {"starting": "Starting", "photo": "Reading the photo", "model": "Loading the model",
                 "prepare": "Preparing the photo", "networks": "Running the networks",
                 "surface": "Extracting the surface", "mesh": "Building the mesh", "cleanup": "Cleaning the mesh",
-                "color_fill": "Filling in colours", "decimate": "Reducing polygons"}
+                "colors": "Colouring", "decimate": "Reducing polygons"}
 
 
 class UserError(Exception):
     """Something the user can fix; the message says how."""
-
-
-@dataclass
-class Request:
-    """One reconstruction, as the worker gets it, plus what the object records about it."""
-
-    payload: dict
-    key: tuple
-    source: str
-    name: str
-
-
-def _file_identity(path: str) -> tuple:
-    st = os.stat(path)
-    return (os.path.realpath(path), st.st_size, st.st_mtime_ns)
 
 
 def _photo_from_image(image: bpy.types.Image, client) -> tuple[dict, tuple, str]:
@@ -52,14 +37,15 @@ def _photo_from_image(image: bpy.types.Image, client) -> tuple[dict, tuple, str]
     on disk, else its pixels (saved as .npy for the worker)."""
     path = bpy.path.abspath(image.filepath, library=image.library) if image.filepath else ""
     if image.source == 'FILE' and image.packed_file is None and not image.is_dirty and os.path.isfile(path):
-        return {"photo": path}, ("file",) + _file_identity(path), path
+        photo, key, source, _name = photo_from_file(path)
+        return photo, key, source
     if len(image.pixels) == 0 or min(image.size) == 0:
         raise UserError(f"The image '{image.name}' has no pixels Blender can read: open it from a file.")
     width, height = image.size
     channels = len(image.pixels) // (width * height)
     pixels = np.empty(width * height * channels, np.float32)
     image.pixels.foreach_get(pixels)
-    photo = paths.load_placement().image_pixels_to_photo(pixels, width, height, channels, linear=image.is_float)
+    photo = placement.image_pixels_to_photo(pixels, width, height, channels, linear=image.is_float)
     digest = hashlib.sha1(photo.tobytes()).hexdigest()
     npy = client.temp_path(f"image-{digest[:16]}.npy")
     np.save(npy, photo)
@@ -91,69 +77,39 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
     bl_label = "Reconstruct from Image"
     bl_options = {'REGISTER', 'UNDO'}
 
-    filepath: StringProperty(name="Photo", subtype='FILE_PATH', description="The photo file")
+    # What the call itself names; every setting comes from the panel (scene.pifuhd, declared in props.py).
+    filepath: StringProperty(name="Photo", subtype='FILE_PATH',
+                             description="The photo file (default: the panel's photo)")
     image_name: StringProperty(name="Image", description="An image loaded in Blender, used when no photo "
                                                          "file is given")
     checkpoint: StringProperty(name="Model File", subtype='FILE_PATH',
                                description="PIFuHD checkpoint; overrides the model set in the preferences")
-    resolution: IntProperty(name="Resolution", default=256, min=16, max=1024, soft_min=128, soft_max=512,
-                            description="Grid points per axis of the surface (256, 384 or 512 in the panel)")
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="AUTO")
-    target_height: FloatProperty(name="Height", default=1.75, min=0.05, max=10.0, subtype='DISTANCE',
-                                 unit='LENGTH', description="Height of the person in the scene")
-    use_colors: BoolProperty(name="Colors", default=True, description="Colour the mesh from the photo")
-    remove_background: BoolProperty(name="Remove Background", default=True,
-                                    description="Find the person and replace the rest of the photo with grey")
-    poly_budget: EnumProperty(name="Polygon Budget", items=BUDGET_ITEMS, default="FULL")
-    use_cleanup: BoolProperty(name="Clean Up", default=True,
-                              description="Keep only the person, close small holes, remove degenerate faces")
-    use_color_fill: BoolProperty(name="Color Fill", default=True,
-                                 description="Photo colour where the camera saw the surface, the back like the "
-                                             "front where it matches the sides, filled elsewhere")
-    use_rig: BoolProperty(name="Rig", default=False, description="Add a humanoid armature with automatic weights")
-    rig_naming: EnumProperty(name="Bone Names", items=rig.NAMING_ITEMS, default="HUMANOID")
-    use_bake: BoolProperty(name="Bake Texture", default=False,
-                           description="Bake the colours into an image texture on the material")
 
     @classmethod
     def poll(cls, context):
         if SESSION.busy():
             cls.poll_message_set("A reconstruction is already running")
             return False
-        return context.scene is not None
+        return context.scene is not None and getattr(context.scene, "pifuhd", None) is not None
 
     # -- setting up the job
-    def _apply_panel_defaults(self, context) -> None:
-        """Properties the caller did not set take the panel's values (scene.pifuhd)."""
-        settings = getattr(context.scene, "pifuhd", None)
-        if settings is None:
-            return
-        is_set = self.properties.is_property_set
-        if not is_set("filepath") and not is_set("image_name"):
-            if settings.source == 'IMAGE':
-                self.image_name = settings.image.name if settings.image else ""
-            else:
-                self.filepath = settings.filepath
-        if not is_set("resolution"):
-            self.resolution = int(settings.quality)
-        for name in ("device", "target_height", "use_colors", "remove_background", "poly_budget", "use_cleanup",
-                     "use_color_fill", "use_rig", "rig_naming", "use_bake"):
-            if not is_set(name):
-                setattr(self, name, getattr(settings, name))
-
     def _make_request(self, context, client) -> Request:
         if context.mode != 'OBJECT':
             raise UserError("Switch to Object Mode first: the reconstruction is added as a new object.")
-        if self.filepath:
-            path = bpy.path.abspath(self.filepath)
-            if not os.path.isfile(path):
-                raise UserError(f"Photo not found: {path}. Choose the photo again in the PIFuHD panel.")
-            photo, photo_key, source = {"photo": path}, ("file",) + _file_identity(path), path
-            name = os.path.splitext(os.path.basename(path))[0]
-        elif self.image_name:
-            image = bpy.data.images.get(self.image_name)
+        settings = context.scene.pifuhd
+        filepath, image_name = self.filepath, self.image_name
+        if not filepath and not image_name:
+            if settings.source == 'IMAGE':
+                image_name = settings.image.name if settings.image else ""
+            else:
+                filepath = settings.filepath
+        options = options_from_settings(settings_values(settings))
+        if filepath:
+            photo, photo_key, source, name = photo_from_file(bpy.path.abspath(filepath))
+        elif image_name:
+            image = bpy.data.images.get(image_name)
             if image is None:
-                raise UserError(f"There is no image '{self.image_name}' in this file: choose the photo again.")
+                raise UserError(f"There is no image '{image_name}' in this file: choose the photo again.")
             photo, photo_key, source = _photo_from_image(image, client)
             name = os.path.splitext(image.name)[0]
         else:
@@ -161,20 +117,13 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
         checkpoint, problem = preferences.resolve_checkpoint(context, self.checkpoint)
         if problem:
             raise UserError(problem)
-        device = DEVICE_NAMES[self.device]
-        gameready = {"cleanup": self.use_cleanup, "color_fill": self.use_color_fill and self.use_colors,
-                     "target_faces": BUDGETS[self.poly_budget]}
-        payload = dict(photo, checkpoint=checkpoint, device=device, resolution=self.resolution,
-                       remove_background=self.remove_background, gameready=gameready)
-        key = (photo_key, _file_identity(checkpoint), device, self.resolution, self.remove_background,
-               tuple(sorted(gameready.items())))
-        return Request(payload, key, source, f"PIFuHD {name}")
+        return build_request(photo, photo_key, source, name, checkpoint, options)
 
     def _start(self, context):
         """(request, job) for a new worker job, or (request, None) when the last result can be reused."""
         client = _client(context)
         request = self._make_request(context, client)
-        if SESSION.cached(request.key) is not None:
+        if SESSION.results.get(request.key) is not None:
             return request, None
         out = client.temp_path(f"result-{os.getpid()}-{id(request)}.npz")
         job = client.submit("reconstruct", out=out, **request.payload)
@@ -199,26 +148,25 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
                 return self._fail(job.error_message or "The reconstruction failed.")
             arrays = job.load_arrays()
             device_used = str(job.result.get("info", {}).get("device", ""))
-            SESSION.remember(request.key, arrays, job.result.get("info", {}), job.warnings, job.seconds,
-                             self.resolution, "cpu" if device_used.startswith("cpu") else "gpu")
-        cached = SESSION.cached(request.key)
+            SESSION.results.put(request.key, arrays, job.result.get("info", {}), job.warnings)
+            SESSION.remember_time(job.seconds, request.options.resolution,
+                                  "cpu" if device_used.startswith("cpu") else "gpu")
+        cached = SESSION.results.get(request.key)
         arrays, info, warnings = cached.arrays, cached.info, cached.warnings
+        settings = context.scene.pifuhd
         provenance = {
             "source_photo": request.source,
             "model": request.payload["checkpoint"],
             "weights_license": preferences.WEIGHTS_LICENSE,
-            "settings": {"resolution": self.resolution, "device": self.device,
-                         "device_used": str(info.get("device", "")), "target_height": self.target_height,
-                         "use_colors": self.use_colors, "remove_background": self.remove_background,
-                         "crop": [int(v) for v in info.get("crop", ())], "poly_budget": self.poly_budget,
-                         "cleanup": self.use_cleanup, "color_fill": self.use_color_fill},
+            "settings": dict(request.options.to_dict(), crop=[int(v) for v in info.get("crop", ())],
+                             device_used=str(info.get("device", "")), target_height=settings.target_height,
+                             use_colors=settings.use_colors, back_photo=request.options.back_photo or ""),
             "frame": "Z up, facing -Y, feet on z=0, centred on the 3D cursor",
         }
-        placement = paths.load_placement()
         try:
             ob = scene_object.build_person(
-                context, arrays["vertices"], arrays["faces"], arrays["colors"] if self.use_colors else None,
-                name=request.name, target_height=self.target_height, provenance=provenance,
+                context, arrays["vertices"], arrays["faces"], arrays["colors"] if settings.use_colors else None,
+                name=request.name, target_height=settings.target_height, provenance=provenance,
                 keypoints=arrays.get("keypoints"))
         except (placement.PlacementError, ValueError) as err:
             return self._fail(str(err))
@@ -239,17 +187,16 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
         """The Blender-side game-ready steps the user asked for (rig, texture bake) on the new object. A step
         that fails leaves the object as it is and becomes a warning."""
         notes = []
-        if self.use_rig:
+        settings = context.scene.pifuhd
+        if settings.use_rig:
             try:
-                arm, info = rig.rig_object(context, ob, naming=self.rig_naming)
+                arm, info = rig.rig_object(context, ob, naming=settings.rig_naming)
                 self.report({'INFO'}, rig.describe(arm, info))
             except (rig.RigError, RuntimeError) as err:
                 notes.append(f"The person was added but could not be rigged: {err}")
-        if self.use_bake:
-            settings = getattr(context.scene, "pifuhd", None)
-            size = int(settings.bake_size) if settings is not None else 2048
+        if settings.use_bake:
             try:
-                bake.bake_colors(context, ob, size=size)
+                bake.bake_colors(context, ob, size=int(settings.bake_size))
             except (bake.BakeError, RuntimeError) as err:
                 notes.append(f"The person was added but its texture could not be baked: {err}")
         return notes
@@ -258,9 +205,7 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
         """Run ``fn``; an unforeseen error becomes a report (details in the console), never a half result."""
         try:
             return fn(*args)
-        except UserError as err:
-            return self._fail(str(err))
-        except WorkerError as err:
+        except (UserError, RequestError, WorkerError) as err:
             return self._fail(str(err))
         except Exception as err:
             traceback.print_exc(file=sys.stderr)
@@ -272,7 +217,6 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
         return self._guarded(self._execute, context)
 
     def _execute(self, context) -> set:
-        self._apply_panel_defaults(context)
         request, job = self._start(context)
         if job is not None:
             wm = context.window_manager
@@ -287,7 +231,6 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
         return self._guarded(self._invoke, context)
 
     def _invoke(self, context) -> set:
-        self._apply_panel_defaults(context)
         self._request, self._job = self._start(context)
         if self._job is None:
             return self._conclude(context, self._request, None)
@@ -371,13 +314,11 @@ class PIFUHD_OT_preview(bpy.types.Operator):
                 raise UserError("Choose an image first.")
             photo, _key, _source = _photo_from_image(settings.image, client)
         else:
-            path = bpy.path.abspath(settings.filepath)
-            if not settings.filepath or not os.path.isfile(path):
-                raise UserError("Choose a photo file first." if not settings.filepath
-                                else f"Photo not found: {path}.")
-            photo = {"photo": path}
-        job = client.submit("preview", out=client.temp_path("preview.png"),
-                            remove_background=settings.remove_background, **photo)
+            if not settings.filepath:
+                raise UserError("Choose a photo file first.")
+            photo = photo_from_file(bpy.path.abspath(settings.filepath))[0]
+        options = options_from_settings(settings_values(settings))
+        job = client.submit("preview", out=client.temp_path("preview.png"), options=options.to_dict(), **photo)
         SESSION.job, SESSION.cancel_requested = job, False
         SESSION.set_status("Preparing the preview…", None)
         return job
@@ -385,7 +326,7 @@ class PIFUHD_OT_preview(bpy.types.Operator):
     def execute(self, context):  # scripts and background mode: wait for it
         try:
             job = self._submit(context)
-        except (UserError, WorkerError) as err:
+        except (UserError, RequestError, WorkerError) as err:
             self.report({'ERROR'}, str(err))
             return {'CANCELLED'}
         job.wait()
@@ -394,7 +335,7 @@ class PIFUHD_OT_preview(bpy.types.Operator):
     def invoke(self, context, event):
         try:
             self._submit(context)
-        except (UserError, WorkerError) as err:
+        except (UserError, RequestError, WorkerError) as err:
             self.report({'ERROR'}, str(err))
             return {'CANCELLED'}
         bpy.app.timers.register(_poll_preview, first_interval=0.2)
@@ -451,7 +392,7 @@ class PIFUHD_OT_free_memory(bpy.types.Operator):
 
     def execute(self, context):
         SESSION.stop_worker()
-        SESSION.last_result = None
+        SESSION.results.clear()
         self.report({'INFO'}, "The PIFuHD model was unloaded.")
         return {'FINISHED'}
 

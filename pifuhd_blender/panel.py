@@ -95,6 +95,9 @@ class VIEW3D_PT_pifuhd_gameready(_SidebarPanel, bpy.types.Panel):
         col.prop(settings, "poly_budget")
         col.prop(settings, "use_cleanup")
         col.prop(settings, "use_color_fill")
+        sub = col.row()
+        sub.enabled = settings.use_color_fill
+        sub.prop(settings, "back_filepath")
         row = col.row()
         row.prop(settings, "use_rig")
         sub = row.row()

@@ -1,4 +1,8 @@
-"""The panel's settings, stored per scene (``scene.pifuhd``) so they are saved with the .blend file."""
+"""The panel's settings, stored per scene (``scene.pifuhd``) so they are saved with the .blend file.
+
+This is the only Blender declaration of the reconstruction settings: the reconstruct operator reads them
+here (:func:`settings_values`), and ``request.py`` turns them into the backend's one options type.
+"""
 from __future__ import annotations
 
 import bpy
@@ -6,6 +10,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty
 
 from . import estimate
 from .bake import SIZE_ITEMS
+from .placement import DEFAULT_HEIGHT
 from .export import FORMAT_ITEMS, TARGET_ITEMS
 from .rig import NAMING_ITEMS
 
@@ -14,7 +19,6 @@ DEVICE_ITEMS = [
     ("CPU", "CPU", "Run on the processor (works everywhere, slower)"),
     ("GPU", "GPU", "Run on the graphics card (CUDA or Apple MPS); fails if there is none"),
 ]
-DEVICE_NAMES = {"AUTO": "auto", "CPU": "cpu", "GPU": "gpu"}
 
 QUALITIES = (256, 384, 512)
 QUALITY_ITEMS = [
@@ -23,8 +27,7 @@ QUALITY_ITEMS = [
     ("512", "Best (512)", "Grid of 512 points per axis, the official setting: " + estimate.describe(512, "cpu")),
 ]
 
-#: Polygon budget presets: identifier -> target triangle count (0: keep the full mesh).
-BUDGETS = {"MOBILE": 10_000, "GAME": 30_000, "HIGH": 100_000, "FULL": 0}
+#: Polygon budgets: the identifiers are backend.options.BUDGETS' names in capitals (request.py maps them).
 BUDGET_ITEMS = [
     ("MOBILE", "10k (Mobile)", "Decimate to about 10,000 triangles: phones, crowds"),
     ("GAME", "30k (Game)", "Decimate to about 30,000 triangles: a main character in a game"),
@@ -56,7 +59,7 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
     remove_background: BoolProperty(name="Remove Background", default=True,
                                     description="Find the person and replace everything else with grey "
                                                 "before reconstructing")
-    target_height: FloatProperty(name="Height", default=1.75, min=0.05, max=10.0, soft_min=0.5, soft_max=2.5,
+    target_height: FloatProperty(name="Height", default=DEFAULT_HEIGHT, min=0.05, max=10.0, soft_min=0.5, soft_max=2.5,
                                  subtype='DISTANCE', unit='LENGTH', precision=3,
                                  description="Height of the person in the scene")
     use_colors: BoolProperty(name="Colors", default=True,
@@ -87,13 +90,25 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
     export_format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="AUTO",
                                 description="File format of the export")
 
-    def target_faces(self) -> int:
-        return BUDGETS[self.poly_budget]
+    back_filepath: StringProperty(name="Back Photo", subtype='FILE_PATH',
+                                  description="Optional photo of the person's back (a cut-out PNG, or a photo the "
+                                              "person can be found in) that colours the back; used with "
+                                              "Color Fill")
 
     def photo_label(self) -> str:
         if self.source == 'IMAGE':
             return self.image.name if self.image else ""
         return bpy.path.basename(self.filepath)
+
+
+def settings_values(settings: PIFUHD_PG_settings) -> dict:
+    """The reconstruction settings as plain values (for ``request.options_from_settings``): paths made
+    absolute, the quality as the resolution."""
+    return {"resolution": int(settings.quality), "device": settings.device,
+            "remove_background": settings.remove_background, "use_colors": settings.use_colors,
+            "use_cleanup": settings.use_cleanup, "use_color_fill": settings.use_color_fill,
+            "poly_budget": settings.poly_budget,
+            "back_filepath": bpy.path.abspath(settings.back_filepath) if settings.back_filepath else ""}
 
 
 CLASSES = (PIFUHD_PG_settings,)

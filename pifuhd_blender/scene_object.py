@@ -1,6 +1,6 @@
 """Turning the worker's arrays into a Blender object (main thread only).
 
-All numerics (frame, scale, floor, colour encoding) come from ``backend/placement.py``; this module only
+All numerics (frame, scale, floor, colour encoding) come from ``placement.py``; this module only
 moves arrays into bpy data with ``foreach_set``, adds the colour attribute and material, and records where
 the object came from. Either the whole object is built, or nothing is left behind.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from . import paths
+from . import placement
 
 COLOR_ATTRIBUTE = "Col"
 PREFIX = "pifuhd_"
@@ -77,6 +77,7 @@ def show_attribute_colors(context) -> None:
 
 
 KEYPOINTS = PREFIX + "keypoints"
+OWNED = PREFIX + "generated"   # on the meshes and materials we make: removed once nothing uses them
 KEYPOINTS_LAYOUT = ("BODY_25 keypoints, 25 rows of (X, Z, confidence) in this object's local frame (metres); "
                     "the photo gives no depth (Y)")
 
@@ -104,7 +105,6 @@ def build_person(context, cube_vertices: np.ndarray, faces: np.ndarray, colors: 
     collection, make it the only selected and the active object. ``keypoints``: BODY_25 [25, 3] (cube x, y,
     confidence) from photo preparation, stored on the object for the rig. Raises ``placement.PlacementError``
     or ``ValueError`` with a user-facing message; on any failure nothing is left in ``bpy.data``."""
-    placement = paths.load_placement()
     faces = np.asarray(faces, np.int32).reshape(-1, 3)
     if len(faces) == 0:
         raise placement.PlacementError("The reconstruction is empty: no surface was found in this photo.")
@@ -116,10 +116,12 @@ def build_person(context, cube_vertices: np.ndarray, faces: np.ndarray, colors: 
     try:
         me = _mesh_from_arrays(name, world, faces)
         made.append(me)
+        me[OWNED] = True
         if colors is not None:
             _add_colors(me, placement.rgba(placement.srgb_to_linear(colors)))
         mat = _material(name, colors is not None)
         made.append(mat)
+        mat[OWNED] = True
         me.materials.append(mat)
         ob = bpy.data.objects.new(name, me)
         made.append(ob)
@@ -157,3 +159,36 @@ def remove_block(block) -> None:
                 return
     except ReferenceError:
         pass
+
+
+def remove_orphans() -> int:
+    """Remove the meshes and materials this add-on made that nothing uses any more (their person was
+    deleted), so none outlives its object until the file is saved and reopened. Returns how many."""
+    removed = 0
+    for collection in (bpy.data.meshes, bpy.data.materials):    # meshes first: they hold the materials
+        for block in [b for b in collection if b.users == 0 and b.get(OWNED)]:
+            collection.remove(block)
+            removed += 1
+    return removed
+
+
+_seen = {"objects": None}
+
+
+@bpy.app.handlers.persistent
+def _on_depsgraph_update(_scene, _depsgraph=None) -> None:
+    """After an object was deleted (fewer objects than last time), remove our orphaned data."""
+    count = len(bpy.data.objects)
+    previous, _seen["objects"] = _seen["objects"], count
+    if previous is not None and count < previous:
+        remove_orphans()
+
+
+def register() -> None:
+    if _on_depsgraph_update not in bpy.app.handlers.depsgraph_update_post:
+        bpy.app.handlers.depsgraph_update_post.append(_on_depsgraph_update)
+
+
+def unregister() -> None:
+    if _on_depsgraph_update in bpy.app.handlers.depsgraph_update_post:
+        bpy.app.handlers.depsgraph_update_post.remove(_on_depsgraph_update)

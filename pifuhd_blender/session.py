@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from .client import Job, WorkerClient
+from .request import ResultCache
 
 
 @dataclass
@@ -20,21 +21,13 @@ class Status:
 
 
 @dataclass
-class CachedResult:
-    key: tuple
-    arrays: dict
-    info: dict
-    warnings: list
-
-
-@dataclass
 class Session:
     client: WorkerClient | None = None
     client_spec: tuple | None = None
     job: Job | None = None
     cancel_requested: bool = False
     status: Status = field(default_factory=Status)
-    last_result: CachedResult | None = None
+    results: ResultCache = field(default_factory=ResultCache)
     measured: dict = field(default_factory=dict)   # (resolution, device) -> seconds of the last run
     preview_image: str | None = None                # name of the preview image in bpy.data
 
@@ -59,19 +52,13 @@ class Session:
     def shutdown(self) -> None:
         self.stop_worker()
         self.client = self.client_spec = self.job = None
-        self.last_result = None
+        self.results.clear()
 
     def set_status(self, text: str, fraction: float | None = None, level: str = "INFO") -> None:
         self.status = Status(text, fraction, level)
 
-    def cached(self, key: tuple) -> CachedResult | None:
-        if self.last_result is not None and self.last_result.key == key:
-            return self.last_result
-        return None
-
-    def remember(self, key: tuple, arrays: dict, info: dict, warnings: list, seconds: float | None,
-                 resolution: int, device: str) -> None:
-        self.last_result = CachedResult(key, arrays, info, list(warnings))
+    def remember_time(self, seconds: float | None, resolution: int, device: str) -> None:
+        """The measured time of a finished run, shown by the panel instead of the estimate."""
         if seconds is not None:
             self.measured[(resolution, device)] = (seconds, time.time())
 

@@ -12,10 +12,9 @@ environment variable ``PIFUHD_WORKER_PATHS``).
 Protocol: one JSON object per line (UTF-8). Blender -> worker on the worker's stdin::
 
     {"op": "reconstruct", "id": 1, "photo": "/path.jpg" | null, "photo_array": "/tmp/x.npy" | null,
-     "checkpoint": "/path/pifuhd.pt", "device": "auto|cpu|gpu", "resolution": 256,
-     "remove_background": true, "out": "/tmp/result-1.npz",
-     "gameready": {"cleanup": true, "color_fill": true, "target_faces": 30000}}   # optional; 0 = no decimation
-    {"op": "preview", "id": 2, "photo": ..., "photo_array": ..., "remove_background": true, "out": "/tmp/p.png"}
+     "checkpoint": "/path/pifuhd.pt", "out": "/tmp/result-1.npz",
+     "options": {"resolution": 256, "device": "auto", "cleanup": true, ...}}   # backend.options.Options
+    {"op": "preview", "id": 2, "photo": ..., "photo_array": ..., "options": {...}, "out": "/tmp/p.png"}
     {"op": "cancel", "id": 1}          # stop job 1 (acted on at once, even while it runs)
     {"op": "quit"}                     # end the worker (EOF on stdin does the same)
 
@@ -34,9 +33,9 @@ stderr, so stray prints from libraries never corrupt the protocol; stderr goes t
 Result arrays travel in an uncompressed ``.npz`` (``vertices`` [V,3] float32 in the cube frame, ``faces``
 [F,3] int32, ``colors`` [V,3] float32 sRGB values, and when photo preparation ran ``keypoints`` [25,3] float64:
 the BODY_25 keypoints as (cube x, cube y, confidence), see ``backend/keypoints.py``), written to a temporary
-name and renamed when complete. The game-ready steps (``backend.meshops``: clean-up, colour fill, decimation)
-run after the reconstruction when the job asks for them; one that is not available becomes a warning.
-Every job ends with exactly one of ``result``, ``error`` or ``cancelled``.
+name and renamed when complete (removed on any failure). The reconstruction itself, game-ready steps
+included, is ``backend.pipeline.run`` with the job's options. Every job ends with exactly one of ``result``,
+``error`` or ``cancelled``.
 """
 from __future__ import annotations
 
@@ -48,7 +47,7 @@ import threading
 import time
 import traceback
 
-PROTOCOL = 1
+PROTOCOL = 2
 PATHS_VARIABLE = "PIFUHD_WORKER_PATHS"  # JSON {"prepend": [...], "append": [...]}: folders for sys.path
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages of the same stage (the UI polls at 10 Hz)
 
@@ -57,6 +56,7 @@ DEPENDENCY_ERROR = "DependencyError"
 INTERNAL_ERROR = "InternalError"
 CRASH = "WorkerCrashed"
 MEMORY_ERROR = "OutOfMemory"
+WRITE_ERROR = "WriteError"
 
 
 def encode(message: dict) -> bytes:
@@ -122,7 +122,7 @@ class _Worker:
         try:
             import numpy  # noqa: F401
             import backend
-            import backend.engine  # noqa: F401  (backend loads lazily: this is what needs torch)
+            import backend.pipeline  # noqa: F401  (backend loads lazily: this is what needs torch)
             self.backend = backend
         except ImportError as err:
             missing = getattr(err, "name", None) or str(err)
@@ -133,6 +133,7 @@ class _Worker:
 
     # -- helpers
     def load_photo(self, msg: dict):
+        """The job's photo as a uint8 RGB(A) array (read here, so a bad photo fails before the model loads)."""
         import numpy as np
         from backend.engine import as_image
         from backend.errors import ImageError
@@ -141,171 +142,69 @@ class _Worker:
                 arr = np.load(msg["photo_array"], allow_pickle=False)
             except (OSError, ValueError) as err:
                 raise ImageError(f"Could not read the image handed over by Blender ({err}).") from None
-            return as_image(arr), msg.get("photo_name") or "Blender image"
+            return as_image(arr)
         photo = msg.get("photo")
         if not photo:
             raise ImageError("No photo was given: choose a photo file or an image loaded in Blender.")
-        return as_image(photo), photo
+        return as_image(photo)
 
-    def get_model(self, checkpoint: str, device: str):
+    def get_model(self, checkpoint: str, options):
+        """(model, reused): the model for ``options`` (device, precision, network state), kept loaded while
+        the same file and those options come again."""
         from backend.errors import CheckpointError
+        from backend.pipeline import load_model_for
         if not checkpoint:
             raise CheckpointError("No PIFuHD model is set: install it in Edit > Preferences > Add-ons > "
                                   "PIFuHD (Download model or Install from file), or give a checkpoint path.")
         try:
             st = os.stat(checkpoint)
-            key = (os.path.realpath(checkpoint), st.st_size, st.st_mtime_ns, device)
         except OSError:
             raise CheckpointError(f"Model file not found: {checkpoint}. Check the model path in the "
                                   "add-on's preferences.") from None
+        key = (os.path.realpath(checkpoint), st.st_size, st.st_mtime_ns, options.device, options.precision,
+               options.network_state)
         if self.model is not None and self.model_key == key:
             return self.model, True
         self.model = self.model_key = None  # free the old one first (GPU memory)
-        self.model = self.backend.load_model(checkpoint, device=device)
+        self.model = load_model_for(checkpoint, options)
         self.model_key = key
         return self.model, False
-
-    def prepare(self, photo, remove_background: bool, sizes: tuple[int, int] = (512, 1024)):
-        """Photo preparation (person detection, crop, background) when the backend has it.
-
-        Returns (inputs or None, warnings, preview or None, keypoints or None); None inputs mean "use the
-        engine's default crop" (the alpha's extent for a cut-out, else the whole photo). keypoints: BODY_25
-        [25, 3] (cube x, cube y, confidence) for the fine input of ``sizes``.
-        """
-        try:
-            prepare_photo = getattr(self.backend, "prepare_photo", None)  # loaded on first use
-            if prepare_photo is None:
-                return None, ["Person detection is not part of this version: the photo was used as it is "
-                              "(a cut-out PNG with transparency works best)."], None, None
-            prepared = prepare_photo(photo, remove_background=remove_background,
-                                     coarse_size=sizes[0], fine_size=sizes[1])
-        except ImportError as err:
-            print(f"worker: photo preparation unavailable: {err!r}", file=sys.stderr)
-            return None, [f"Person detection needs a package that is missing ({getattr(err, 'name', err)}): "
-                          "the photo was used as it is. Install dependencies in the add-on's preferences."], None, None
-        keypoints = None
-        if getattr(prepared, "keypoints", None) is not None and getattr(prepared, "crop", None) is not None:
-            from backend.keypoints import photo_to_cube
-            keypoints = photo_to_cube(prepared.keypoints, prepared.crop, sizes[1])
-        return (getattr(prepared, "inputs", None), [str(w) for w in getattr(prepared, "warnings", [])],
-                getattr(prepared, "preview", None), keypoints)
-
-    def gameready(self, mesh, inputs, options: dict, progress, cancel: threading.Event):
-        """The optional game-ready steps on the engine's mesh, in the cube frame: clean-up (keep the person,
-        close small holes, drop degenerate faces), colour fill (photo colour where the camera saw the
-        surface, on the back of the same part where it matches the sides, filled along the surface elsewhere), decimation to ``target_faces`` triangles (colours kept).
-        They come from ``backend.meshops``; a step it does not offer (yet) is skipped with a warning.
-        Returns (mesh, warnings, info)."""
-        import numpy as np
-        from backend.errors import Cancelled
-        wanted = [name for name, on in (("cleanup", options.get("cleanup")), ("color_fill", options.get("color_fill")),
-                                        ("decimate", int(options.get("target_faces") or 0) > 0)) if on]
-        if not wanted:
-            return mesh, [], {}
-        try:
-            from backend import meshops
-        except ImportError as err:
-            print(f"worker: backend.meshops unavailable: {err!r}", file=sys.stderr)
-            meshops = None
-        functions = {"cleanup": "clean_mesh", "color_fill": "colorize", "decimate": "decimate"}
-        labels = {"cleanup": "Mesh clean-up", "color_fill": "Colour fill", "decimate": "Decimation"}
-        warnings, info = [], {}
-        for k, step in enumerate(wanted):
-            if cancel.is_set():
-                raise Cancelled("Cancelled by the user.")
-            progress(k / len(wanted), step)
-            fn = getattr(meshops, functions[step], None) if meshops is not None else None
-            if fn is None:
-                warnings.append(f"{labels[step]} is not available in this version of the add-on (backend.meshops."
-                                f"{functions[step]} is missing), so it was skipped.")
-                continue
-            before = (len(mesh.vertices), len(mesh.faces))
-            if step == "cleanup":   # keep a detached hand or foot: pieces of at least 5% of the body's area
-                kwargs = {"min_component_fraction": 0.05} if _accepts(fn, "min_component_fraction") else {}
-                mesh = _as_mesh(fn(mesh, **kwargs), mesh)
-            elif step == "color_fill":
-                colors = fn(mesh, inputs.image_1024, inputs.calib)
-                mesh.colors = np.ascontiguousarray(getattr(colors, "colors", colors), dtype=np.float32).reshape(-1, 3)
-            else:
-                target = int(options["target_faces"])
-                if len(mesh.faces) > target:
-                    mesh = _as_mesh(fn(mesh, target), mesh)
-            info[step] = {"vertices_before": before[0], "faces_before": before[1],
-                          "vertices_after": int(len(mesh.vertices)), "faces_after": int(len(mesh.faces))}
-        progress(1.0, wanted[-1])
-        return mesh, warnings, info
 
     # -- jobs
     def reconstruct(self, msg: dict, cancel: threading.Event) -> None:
         import numpy as np
-        from backend.errors import Cancelled, PIFuHDError
+        from backend.errors import Cancelled
+        from backend.options import Options
+        from backend.pipeline import run
         job_id = msg["id"]
+        options = Options.from_dict(msg.get("options") or {})
         self.send(type="progress", id=job_id, fraction=0.0, stage="photo")
-        photo, _name = self.load_photo(msg)
+        photo = self.load_photo(msg)
         if cancel.is_set():
             raise Cancelled("Cancelled by the user.")
         self.send(type="progress", id=job_id, fraction=0.01, stage="model")
-        model, cached = self.get_model(msg.get("checkpoint") or "", msg.get("device") or "auto")
+        model, cached = self.get_model(msg.get("checkpoint") or "", options)
         self.send(type="model", id=job_id, cached=cached, description=model.describe())
-        if cancel.is_set():
-            raise Cancelled("Cancelled by the user.")
-        self.send(type="progress", id=job_id, fraction=0.05, stage="prepare")
-        sizes = (model.coarse.load_size, model.fine.load_size)
-        inputs, warnings, _preview, keypoints = self.prepare(photo, bool(msg.get("remove_background", True)), sizes)
-        options = dict(msg.get("gameready") or {})
-        if inputs is None and options.get("color_fill"):   # the colour fill needs the inputs: make the default ones
-            from backend.input_transform import prepare_inputs
-            inputs = prepare_inputs(photo, None, *sizes)
-        extra = any(options.get(k) for k in ("cleanup", "color_fill", "target_faces"))
-        end = 0.9 if extra else 0.99
-        mesh = self.backend.reconstruct(photo, model, resolution=int(msg.get("resolution", 256)), inputs=inputs,
-                                        progress=_Progress(self.send, job_id, 0.08, end), cancel=cancel)
-        if mesh.is_empty:
-            raise PIFuHDError("The network found no surface in this photo: check that one whole person is "
-                              "visible and fills most of the photo's height, or try another photo.")
-        info = dict(mesh.info)
-        mesh, more, steps = self.gameready(mesh, inputs, options, _Progress(self.send, job_id, end, 0.99), cancel)
-        warnings = warnings + more
-        if mesh.is_empty:
-            raise PIFuHDError("Nothing was left of the surface after the clean-up: try without clean-up.")
+        result = run(photo, model, options, progress=_Progress(self.send, job_id, 0.05, 0.99), cancel=cancel)
+        mesh = result.mesh
         arrays = {"vertices": mesh.vertices, "faces": mesh.faces, "colors": mesh.colors}
-        if keypoints is not None:
-            arrays["keypoints"] = np.asarray(keypoints, dtype=np.float64)
+        if result.keypoints is not None:
+            arrays["keypoints"] = np.asarray(result.keypoints, dtype=np.float64)
         out = msg["out"]
-        tmp = out + ".part.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, out)
-        info["model_reused"] = cached
-        info["model"] = model.describe()
-        info["keypoints"] = keypoints is not None
-        if steps:
-            info["gameready"] = steps
+        _write_atomically(out, lambda tmp: np.savez(tmp, **arrays), ".part.npz")
+        info = dict(result.info, model_reused=cached, model=model.describe())
         self.send(type="result", id=job_id, path=out, vertices=int(len(mesh.vertices)),
-                  faces=int(len(mesh.faces)), info=info, warnings=warnings)
+                  faces=int(len(mesh.faces)), info=info, warnings=result.warnings)
 
     def preview(self, msg: dict, cancel: threading.Event) -> None:
-        """What the network sees: the prepared 512 input (photo preparation's own preview when it has one)."""
-        import cv2
-        import numpy as np
-        photo, _name = self.load_photo(msg)
-        inputs, warnings, preview, _keypoints = self.prepare(photo, bool(msg.get("remove_background", True)))
-        if preview is None:
-            if inputs is None:
-                from backend.input_transform import prepare_inputs
-                inputs = prepare_inputs(photo, None, 512, 512)
-            t = inputs.image_512[0].permute(1, 2, 0).cpu().numpy()
-            preview = np.clip((t * 0.5 + 0.5) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        preview = np.asarray(preview)
-        if preview.ndim == 3 and preview.shape[2] >= 3:
-            preview = cv2.cvtColor(preview[:, :, :3], cv2.COLOR_RGB2BGR)
-        ok, data = cv2.imencode(".png", preview)
-        if not ok:
-            raise RuntimeError("could not encode the preview")
-        tmp = msg["out"] + ".part"
-        with open(tmp, "wb") as fh:
-            fh.write(data.tobytes())
-        os.replace(tmp, msg["out"])
-        self.send(type="result", id=msg["id"], path=msg["out"], warnings=warnings)
+        """What the network sees: photo preparation's preview (the inputs, crop, mask and keypoints)."""
+        from backend.options import Options
+        from backend.photo.preview import save_preview
+        from backend.pipeline import prepare
+        options = Options.from_dict(msg.get("options") or {})
+        prepared = prepare(self.load_photo(msg), options)
+        _write_atomically(msg["out"], lambda tmp: save_preview(prepared.preview, tmp), ".part.png")
+        self.send(type="result", id=msg["id"], path=msg["out"], warnings=[str(w) for w in prepared.warnings])
 
     def run(self, msg: dict, cancel: threading.Event) -> None:
         """Run one job and always end it with exactly one terminal message."""
@@ -334,6 +233,12 @@ class _Worker:
             self.send(type="error", id=job_id, kind=DEPENDENCY_ERROR,
                       message=f"A Python package is missing ({err}). Open Edit > Preferences > Add-ons > "
                               "PIFuHD and click Install dependencies.")
+        except OSError as err:   # writing the result or preview: disk full, temporary folder not writable
+            traceback.print_exc(file=sys.stderr)
+            self.send(type="error", id=job_id, kind=WRITE_ERROR,
+                      message=f"Could not write the result to {os.path.dirname(msg.get('out') or '') or 'the temporary folder'}"
+                              f" ({err.strerror or err}): free some disk space or check the temporary folder "
+                              "(Edit > Preferences > File Paths > Temporary Files).")
         except Exception as err:  # anything unforeseen: a readable line for the user, the traceback to the log
             traceback.print_exc(file=sys.stderr)
             if "out of memory" in str(err).lower():
@@ -348,23 +253,20 @@ class _Worker:
             sys.stderr.flush()
 
 
-def _accepts(fn, name: str) -> bool:
-    import inspect
+def _write_atomically(path: str, write, suffix: str) -> None:
+    """``write(tmp)`` to a temporary name beside ``path``, then renamed onto it; on any failure (disk full,
+    cancel) the temporary file is removed, so nothing is left for Blender to find."""
+    tmp = path + suffix
     try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _as_mesh(result, template):
-    """A mesh operation's result as a backend Mesh (it may return one, or (vertices, faces[, colors]))."""
-    if hasattr(result, "vertices") and hasattr(result, "faces"):
-        return result
-    import numpy as np
-    from backend.mesh import Mesh
-    vertices, faces = result[0], result[1]
-    colors = result[2] if len(result) > 2 else np.full((len(vertices), 3), 0.5, np.float32)  # none given: grey
-    return Mesh(vertices, faces, colors, frame=template.frame, info=dict(template.info))
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        for leftover in (tmp, path):
+            try:
+                os.remove(leftover)
+            except OSError:
+                pass
+        raise
 
 
 def _read_commands(commands: "queue.Queue[dict]", cancels: dict, lock: threading.Lock) -> None:

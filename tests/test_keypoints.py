@@ -87,7 +87,7 @@ def test_mapped_keypoint_has_the_photo_colour_at_that_point():
 
 def test_placement_apply_maps_other_points_like_the_mesh():
     """Keypoints travel to Blender with the mesh's own transform (placement.Placement.apply)."""
-    from backend.placement import place_in_scene
+    from pifuhd_blender.placement import place_in_scene
     rng = np.random.default_rng(2)
     verts = rng.uniform(-0.8, 0.8, (200, 3)).astype(np.float32)
     world, transform = place_in_scene(verts, 1.8, center=(0.3, -0.2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.placement import (CUBE_TO_BLENDER, PlacementError, cube_to_blender, image_pixels_to_photo,
+from pifuhd_blender.placement import (CUBE_TO_BLENDER, PlacementError, cube_to_blender, image_pixels_to_photo,
                                linear_to_srgb, place_in_scene, rgba, srgb_to_linear)
 
 

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from backend.mesh import read_obj  # noqa: E402
-from backend.placement import place_in_scene, srgb_to_linear  # noqa: E402
+from pifuhd_blender.placement import place_in_scene, srgb_to_linear  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

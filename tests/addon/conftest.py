@@ -140,7 +140,7 @@ def make_person(bpy, installed_addon, analytic_person):
     would): make_person(keypoints=True | array | None, height=1.75) -> (object, placement)."""
     from importlib import import_module
     scene_object = import_module(f"{installed_addon}.scene_object")
-    placement = import_module(f"{installed_addon}.paths").load_placement()
+    placement = import_module(f"{installed_addon}.placement")
 
     def make(keypoints=True, height=1.75, name="PIFuHD analytic"):
         kp = analytic_person["keypoints"] if keypoints is True else keypoints

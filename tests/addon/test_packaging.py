@@ -60,7 +60,7 @@ def test_zip_contents(addon_zip):
     names = zipfile.ZipFile(addon_zip).namelist()
     # the extension root: manifest + add-on package at the top, the backend bundled inside it
     for required in ("blender_manifest.toml", "__init__.py", "operators.py", "worker.py", "LICENSE",
-                     "backend/__init__.py", "backend/engine.py", "backend/placement.py"):
+                     "backend/__init__.py", "backend/engine.py", "backend/pipeline.py", "placement.py"):
         assert required in names, required
     assert not [n for n in names if n.endswith((".pt", ".pth", ".ckpt", ".npz", ".pyc", ".safetensors"))]
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/") or "/tests/" in n]

@@ -1,11 +1,11 @@
 """Putting the engine's mesh into a 3D scene (Blender's conventions): frame, real-world size, floor, colours.
 
-Pure numpy: no torch, no bpy, no relative imports — the add-on loads this file on its own inside Blender,
-where the rest of the backend (and torch) is never imported.
+Pure numpy, no bpy: the add-on imports it inside Blender (where torch is never imported), and tests use it
+without Blender. The engine returns cube-frame data only; this module is the add-on's step into the scene.
 
 Frames
 ------
-*Normalised cube* (what :func:`backend.reconstruct` returns): x to the person's left as seen in the photo
+*Normalised cube* (what ``backend.pipeline.run`` returns): x to the person's left as seen in the photo
 (image right), y up, z towards the camera, all within [-1, 1].
 
 *Blender world*: Z up, and Blender's front view (numpad 1) looks along +Y, so something that faces the
