@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # Share of the progress bar per stage.
 STAGES = {"prepare": (0.0, 0.03), "surface": (0.03, 0.92), "cleanup": (0.92, 0.94), "colors": (0.94, 0.99),
           "decimate": (0.99, 1.0)}
+STARTED = 0.01   # a stage's first report (a report at its very start would not move the bar, so is not sent)
 NO_SURFACE = ("The network found no surface in this photo: check that one whole person is visible and fills "
               "most of the photo's height, or try another crop.")
 
@@ -145,7 +146,7 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
 
     if options.cleanup:
         t = time.perf_counter()
-        report.slice(*STAGES["cleanup"], stage="cleanup").update(0.0)
+        report.slice(*STAGES["cleanup"], stage="cleanup").update(STARTED)
         from .meshops import clean_mesh
 
         mesh = clean_mesh(mesh, min_component_fraction=CLEAN_MIN_PIECE)
@@ -156,21 +157,23 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
 
     t = time.perf_counter()
     colors_report = report.slice(*STAGES["colors"], stage="colors")
-    colors_report.update(0.0)
+    colors_report.update(STARTED)
     mesh.colors = _colors(mesh, inputs, model, options, warnings)
     colors_report.update(1.0)
     seconds["colors"] = time.perf_counter() - t
 
     target = options.target_faces
+    last = "colors"
     if target is not None and len(mesh.faces) > target:
         t = time.perf_counter()
-        report.slice(*STAGES["decimate"], stage="decimate").update(0.0)
+        last = "decimate"
+        report.slice(*STAGES["decimate"], stage=last).update(STARTED)
         from .meshops import decimate
 
         mesh = decimate(mesh, target)
         steps["decimation"] = mesh.info["decimation"]
         seconds["decimate"] = time.perf_counter() - t
-    report.update(1.0)
+    report.slice(*STAGES["decimate"], stage=last).update(1.0)
     seconds["total"] = time.perf_counter() - t0
 
     info = {"resolution": options.resolution, "dense": options.dense, "color_fill": options.color_fill,

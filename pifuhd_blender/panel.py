@@ -10,7 +10,7 @@ STATUS_ICONS = {"INFO": 'INFO', "WARNING": 'ERROR', "ERROR": 'CANCEL'}
 
 
 def _estimate_text(settings) -> str:
-    resolution = int(settings.quality)
+    resolution = settings.resolution_value()
     device = {"CPU": "cpu", "GPU": "gpu"}.get(settings.device)
     if device is None:  # Auto: a GPU if the worker has seen one
         devices = SESSION.client.devices if SESSION.client is not None else None
@@ -46,6 +46,8 @@ class VIEW3D_PT_pifuhd(_SidebarPanel, bpy.types.Panel):
             col.prop(settings, "filepath", text="")
         col.separator()
         col.prop(settings, "quality")
+        if settings.quality == 'CUSTOM':
+            col.prop(settings, "resolution")
         col.label(text=_estimate_text(settings), icon='TIME')
         col.prop(settings, "device")
         col.prop(settings, "remove_background")

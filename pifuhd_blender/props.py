@@ -6,7 +6,7 @@ here (:func:`settings_values`), and ``request.py`` turns them into the backend's
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from . import estimate
 from .bake import SIZE_ITEMS
@@ -25,6 +25,7 @@ QUALITY_ITEMS = [
     ("256", "Draft (256)", "Grid of 256 points per axis: " + estimate.describe(256, "cpu")),
     ("384", "Good (384)", "Grid of 384 points per axis: " + estimate.describe(384, "cpu")),
     ("512", "Best (512)", "Grid of 512 points per axis, the official setting: " + estimate.describe(512, "cpu")),
+    ("CUSTOM", "Custom", "Grid of Resolution points per axis (16 to 1024; other values are refused)"),
 ]
 
 #: Polygon budgets: the identifiers are backend.options.BUDGETS' names in capitals (request.py maps them).
@@ -54,6 +55,9 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
                            description="An image already loaded in Blender (e.g. in the Image Editor)")
     quality: EnumProperty(name="Quality", items=QUALITY_ITEMS, default="256",
                           description="Resolution of the surface: higher shows more detail but takes longer")
+    # No hard limits here: Blender would clamp silently; the options check refuses a value out of range.
+    resolution: IntProperty(name="Resolution", default=256, soft_min=64, soft_max=1024,
+                            description="Grid points per axis with the Custom quality (16 to 1024)")
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="AUTO",
                          description="Where the networks run")
     remove_background: BoolProperty(name="Remove Background", default=True,
@@ -95,6 +99,10 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
                                               "person can be found in) that colours the back; used with "
                                               "Color Fill")
 
+    def resolution_value(self) -> int:
+        """Grid points per axis: the quality preset's, or ``resolution`` with the Custom quality."""
+        return self.resolution if self.quality == 'CUSTOM' else int(self.quality)
+
     def photo_label(self) -> str:
         if self.source == 'IMAGE':
             return self.image.name if self.image else ""
@@ -104,7 +112,7 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
 def settings_values(settings: PIFUHD_PG_settings) -> dict:
     """The reconstruction settings as plain values (for ``request.options_from_settings``): paths made
     absolute, the quality as the resolution."""
-    return {"resolution": int(settings.quality), "device": settings.device,
+    return {"resolution": settings.resolution_value(), "device": settings.device,
             "remove_background": settings.remove_background, "use_colors": settings.use_colors,
             "use_cleanup": settings.use_cleanup, "use_color_fill": settings.use_color_fill,
             "poly_budget": settings.poly_budget,

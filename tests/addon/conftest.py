@@ -169,3 +169,17 @@ def world_positions(bpy):
         return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
 
     return positions
+
+
+@pytest.fixture(scope="session")
+def panel_settings(bpy):
+    """Set the panel's settings (``scene.pifuhd``), where the reconstruct operator takes them from:
+    ``panel_settings(resolution=32, device='CPU', ...)``; a resolution picks the Custom quality."""
+    def apply(resolution: int | None = None, **values):
+        settings = bpy.context.scene.pifuhd
+        if resolution is not None:
+            settings.quality, settings.resolution = 'CUSTOM', resolution
+        for name, value in values.items():
+            setattr(settings, name, value)
+        return settings
+    return apply

@@ -41,15 +41,15 @@ def vertex_positions(ob):
 
 
 @pytest.fixture(scope="module")
-def reconstruction(bpy, addon, paths_):
+def reconstruction(bpy, addon, paths_, panel_settings):
     """One full reconstruction (about 30-40 s on 2 CPU cores), shared by the checks below."""
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
     before = datablock_counts(bpy)
     t0 = time.monotonic()
-    result = bpy.ops.pifuhd.reconstruct(filepath=paths_["photo"], checkpoint=paths_["checkpoint"],
-                                        resolution=RESOLUTION, device='CPU', target_height=HEIGHT,
-                                        use_colors=True, remove_background=True)
+    panel_settings(resolution=RESOLUTION, device='CPU', target_height=HEIGHT, use_colors=True,
+                   remove_background=True)
+    result = bpy.ops.pifuhd.reconstruct(filepath=paths_["photo"], checkpoint=paths_["checkpoint"])
     seconds = time.monotonic() - t0
     assert result == {'FINISHED'}
     ob = bpy.context.view_layer.objects.active
@@ -109,16 +109,17 @@ def test_provenance(reconstruction, paths_):
     assert ob["pifuhd_model"] == paths_["checkpoint"]
     assert ob["pifuhd_weights_license"] == "CC BY-NC 4.0"
     settings = ob["pifuhd_settings"].to_dict()
-    assert settings["resolution"] == RESOLUTION and settings["device"] == "CPU"
+    assert settings["resolution"] == RESOLUTION and settings["device"] == "cpu"
     assert settings["target_height"] == pytest.approx(HEIGHT)
     assert len(settings["crop"]) == 3
 
 
-def test_redo_with_another_height_reuses_the_result(bpy, reconstruction, paths_):
+def test_redo_with_another_height_reuses_the_result(bpy, reconstruction, paths_, panel_settings):
     """Adjust Last Operation re-runs execute; the same photo and model reuse the last result at once."""
     t0 = time.monotonic()
-    result = bpy.ops.pifuhd.reconstruct(filepath=paths_["photo"], checkpoint=paths_["checkpoint"],
-                                        resolution=RESOLUTION, device='CPU', target_height=1.2)
+    panel_settings(target_height=1.2)
+    result = bpy.ops.pifuhd.reconstruct(filepath=paths_["photo"], checkpoint=paths_["checkpoint"])
+    panel_settings(target_height=HEIGHT)
     assert result == {'FINISHED'} and time.monotonic() - t0 < 5.0
     ob = bpy.context.view_layer.objects.active
     assert ob != reconstruction["object"]
@@ -144,13 +145,12 @@ def test_blender_image_source(bpy, addon, installed_addon, reconstruction, paths
     assert arr.shape == expected.shape and np.abs(arr.astype(int) - expected).max() <= 1
     # the operator takes the image by name and reuses the last result (same file, same settings)
     image.unpack(method='REMOVE')
-    result = bpy.ops.pifuhd.reconstruct(image_name=image.name, checkpoint=paths_["checkpoint"],
-                                        resolution=RESOLUTION, device='CPU', target_height=HEIGHT)
+    result = bpy.ops.pifuhd.reconstruct(image_name=image.name, checkpoint=paths_["checkpoint"])
     assert result == {'FINISHED'}
     bpy.data.objects.remove(bpy.context.view_layer.objects.active)
 
 
-def test_undo_removes_the_object(bpy, addon, paths_, reconstruction):
+def test_undo_removes_the_object(bpy, addon, paths_, reconstruction, panel_settings):
     """One undo step removes the result.
 
     In the UI, Blender pushes an undo step after an operator with 'UNDO' in bl_options finishes. Headless,
@@ -159,14 +159,15 @@ def test_undo_removes_the_object(bpy, addon, paths_, reconstruction):
     around the operator and checks that undoing it removes everything the operator made."""
     assert addon.operators.PIFUHD_OT_reconstruct.bl_options >= {'REGISTER', 'UNDO'}
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    panel_settings(resolution=RESOLUTION, device='CPU', target_height=HEIGHT, use_colors=True,
+                   remove_background=True)
     window = bpy.context.window_manager.windows[0]
     area = next(a for a in window.screen.areas if a.type == 'VIEW_3D')
     with bpy.context.temp_override(window=window, area=area, region=area.regions[-1]):
         bpy.ops.ed.undo_push(message="before")
         before = {k: set(getattr(bpy.data, k).keys()) for k in ("objects", "meshes", "materials")}
         # same settings as the first run: the result is reused, so this is fast
-        result = bpy.ops.pifuhd.reconstruct(filepath=paths_["photo"], checkpoint=paths_["checkpoint"],
-                                            resolution=RESOLUTION, device='CPU', target_height=HEIGHT)
+        result = bpy.ops.pifuhd.reconstruct(filepath=paths_["photo"], checkpoint=paths_["checkpoint"])
         assert result == {'FINISHED'}
         bpy.ops.ed.undo_push(message="Reconstruct from Image")   # what the UI does for an 'UNDO' operator
         assert len(set(bpy.data.objects.keys()) - before["objects"]) == 1
@@ -175,16 +176,53 @@ def test_undo_removes_the_object(bpy, addon, paths_, reconstruction):
         assert after == before
 
 
-@pytest.mark.parametrize("case", ["missing photo", "not an image", "no model", "missing model", "bad model",
-                                  "edit mode"])
-def test_failures_report_and_leave_nothing(bpy, addon, paths_, tmp_path, case):
+def test_deleting_people_leaves_no_orphan_data(bpy, addon, paths_, reconstruction, panel_settings):
+    """Ten people (the last result reused, each at its own height), each deleted as a user would: no mesh or
+    material of ours outlives its object."""
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-    props = {"filepath": paths_["photo"], "checkpoint": paths_["checkpoint"], "resolution": RESOLUTION,
-             "device": 'CPU'}
-    expect = {"missing photo": "Photo not found", "not an image": "not an image", "no model": "Preferences",
-              "missing model": "Model file not found", "bad model": "", "edit mode": "Object Mode"}[case]
+    panel_settings(resolution=RESOLUTION, device='CPU', use_colors=True, remove_background=True)
+    meshes, materials = set(bpy.data.meshes.keys()), set(bpy.data.materials.keys())
+    for k in range(10):
+        panel_settings(target_height=1.5 + 0.05 * k)
+        assert bpy.ops.pifuhd.reconstruct(filepath=paths_["photo"], checkpoint=paths_["checkpoint"]) == {'FINISHED'}
+        ob = bpy.context.view_layer.objects.active
+        assert ob.data.get("pifuhd_generated") and ob.data.materials[0].get("pifuhd_generated")
+        bpy.ops.object.select_all(action='DESELECT')
+        ob.select_set(True)
+        assert bpy.ops.object.delete() == {'FINISHED'}
+        bpy.context.view_layer.update()
+    orphans = [m.name for m in bpy.data.meshes if m.users == 0] + [m.name for m in bpy.data.materials if m.users == 0]
+    assert orphans == []
+    assert set(bpy.data.meshes.keys()) == meshes and set(bpy.data.materials.keys()) == materials
+
+
+@pytest.mark.parametrize("case", ["missing photo", "photo is a folder", "not an image", "no model", "missing model",
+                                  "bad model", "edit mode", "resolution too high", "resolution too low",
+                                  "temp folder not writable"])
+def test_failures_report_and_leave_nothing(bpy, addon, paths_, tmp_path, case, panel_settings, monkeypatch):
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    panel_settings(resolution=RESOLUTION, device='CPU')
+    props = {"filepath": paths_["photo"], "checkpoint": paths_["checkpoint"]}
+    expect = {"missing photo": "Photo not found", "photo is a folder": "is a folder", "not an image": "not an image",
+              "no model": "Preferences", "missing model": "Model file not found", "bad model": "",
+              "edit mode": "Object Mode", "resolution too high": "between 16 and 1024",
+              "resolution too low": "between 16 and 1024",
+              "temp folder not writable": "temporary folder"}[case]
     if case == "missing photo":
         props["filepath"] = str(tmp_path / "nobody.jpg")
+    elif case == "photo is a folder":
+        props["filepath"] = str(tmp_path)
+    elif case == "resolution too high":
+        panel_settings(resolution=100_000)                  # refused, not clamped to 1024 and started
+        assert bpy.context.scene.pifuhd.resolution == 100_000
+    elif case == "resolution too low":
+        panel_settings(resolution=7)
+    elif case == "temp folder not writable":
+        addon.session.SESSION.results.clear()
+        addon.session.SESSION.stop_worker()                 # a new client needs a new temporary folder
+        import tempfile
+        monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: (_ for _ in ()).throw(
+            PermissionError(13, "Permission denied")))
     elif case == "not an image":
         bad = tmp_path / "photo.png"
         bad.write_text("not a picture")
@@ -215,7 +253,8 @@ def test_panel_and_settings_registered(bpy, addon):
     assert hasattr(bpy.types, "VIEW3D_PT_pifuhd")
     settings = bpy.context.scene.pifuhd
     assert settings.target_height == pytest.approx(1.75)
-    assert [i.identifier for i in settings.bl_rna.properties["quality"].enum_items] == ["256", "384", "512"]
+    assert [i.identifier for i in settings.bl_rna.properties["quality"].enum_items] == ["256", "384", "512",
+                                                                                         "CUSTOM"]
     assert [i.identifier for i in settings.bl_rna.properties["device"].enum_items] == ["AUTO", "CPU", "GPU"]
 
 
@@ -269,6 +308,9 @@ def test_panel_draws_idle_and_busy(bpy, addon):
     props = [e[1] for e in log if e[0] == "prop"]
     assert props == ["source", "filepath", "quality", "device", "remove_background", "target_height",
                      "use_colors"]
+    bpy.context.scene.pifuhd.quality = 'CUSTOM'        # the Custom quality shows its resolution
+    assert "resolution" in [e[1] for e in draw_panel(bpy, addon) if e[0] == "prop"]
+    bpy.context.scene.pifuhd.quality = '256'
     assert ("operator", "pifuhd.reconstruct") in log and ("operator", "pifuhd.preview") in log
     assert any(e[0] == "label" and (" on CPU" in e[1] or "Last run" in e[1]) for e in log)  # the estimate
     bpy.context.scene.pifuhd.source = 'IMAGE'
@@ -330,8 +372,6 @@ def modal_driver(bpy, addon):
 
         def __init__(self, job, request):
             self._job, self._request, self.reports = job, request, []
-            self.resolution, self.device, self.target_height = RESOLUTION, 'CPU', HEIGHT
-            self.use_colors = self.remove_background = True
             self._timer = bpy.context.window_manager.event_timer_add(0.1, window=bpy.context.window)
 
         def report(self, level, message):
@@ -350,11 +390,12 @@ def test_modal_progress_and_cancel(bpy, addon, paths_, how):
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     ops, session = addon.operators, addon.session.SESSION
     client = ops._client(bpy.context)
+    options = {"device": "cpu", "resolution": RESOLUTION, "remove_background": True}
     job = client.submit("reconstruct", out=client.temp_path("modal.npz"), photo=paths_["photo"],
-                        checkpoint=paths_["checkpoint"], device="cpu", resolution=RESOLUTION,
-                        remove_background=True)
+                        checkpoint=paths_["checkpoint"], options=options)
     session.job, session.cancel_requested = job, False
-    request = ops.Request({"checkpoint": paths_["checkpoint"]}, ("modal test",), paths_["photo"], "PIFuHD x")
+    request = ops.Request({"checkpoint": paths_["checkpoint"]}, ("modal test",), paths_["photo"], "PIFuHD x",
+                          addon.request.Options.from_dict(options))
     driver = modal_driver(bpy, addon)(job, request)
     before = datablock_counts(bpy)
     end = time.monotonic() + 120

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from backend.options import BUDGETS
+
 
 @pytest.fixture(scope="module")
 def addon(installed_addon):
@@ -46,7 +48,8 @@ def test_settings_and_budgets(bpy, addon):
     settings = bpy.context.scene.pifuhd
     assert settings.poly_budget == 'FULL' and settings.use_cleanup and settings.use_color_fill
     assert not settings.use_rig and not settings.use_bake
-    assert addon.props.BUDGETS == {"MOBILE": 10_000, "GAME": 30_000, "HIGH": 100_000, "FULL": 0}
+    budgets = [i.identifier for i in settings.bl_rna.properties["poly_budget"].enum_items]
+    assert [b.lower() for b in budgets] == list(BUDGETS)     # the backend's one vocabulary, in capitals
     items = [i.identifier for i in settings.bl_rna.properties["export_target"].enum_items]
     assert items == ["UNITY", "UNREAL", "GODOT"]
     assert [i.identifier for i in settings.bl_rna.properties["export_format"].enum_items] == ["AUTO", "GLB", "FBX"]
@@ -61,7 +64,7 @@ def test_gameready_subpanel_draws(bpy, addon):
     log = []
     panel.draw(SimpleNamespace(layout=Recorder(log)), bpy.context)
     props = [e[1] for e in log if e[0] == "prop"]
-    assert props == ["poly_budget", "use_cleanup", "use_color_fill", "use_rig", "rig_naming", "use_bake",
+    assert props == ["poly_budget", "use_cleanup", "use_color_fill", "back_filepath", "use_rig", "rig_naming", "use_bake",
                      "bake_size", "export_target", "export_format"]
     ops = {e[1]: e[2] for e in log if e[0] == "operator"}
     assert set(ops) == {"pifuhd.rig", "pifuhd.bake", "pifuhd.export"}
@@ -77,28 +80,38 @@ def fake_result(bpy, addon, analytic_person, monkeypatch):
     keys = []
     arrays = {k: analytic_person[k] for k in ("vertices", "faces", "colors", "keypoints")}
 
-    def cached(key):
+    def get(key):
         keys.append(key)
-        return addon.session.CachedResult(key, arrays, {"device": "cpu", "crop": (1, 2, 3)}, [])
+        return addon.request.CachedResult(key, arrays, {"device": "cpu", "crop": (1, 2, 3)}, [])
 
-    monkeypatch.setattr(session, "cached", cached)
+    monkeypatch.setattr(session.results, "get", get)
     return keys
+
+
+def request_options(addon, key) -> dict:
+    """The options a request key stands for (its last part is the options' JSON)."""
+    return addon.request.Options.from_json(key[-1]).to_dict()
 
 
 def test_reconstruct_with_rig_and_bake(bpy, addon, clean_scene, shared_dir, fake_result):
     settings = bpy.context.scene.pifuhd
     settings.bake_size = '512'
+    settings.quality, settings.resolution, settings.device = 'CUSTOM', 32, 'CPU'
+    settings.poly_budget, settings.use_rig, settings.use_bake, settings.rig_naming = 'GAME', True, True, 'MIXAMO'
     photo = str(shared_dir / "photos" / "ryota_rgba.png")
     checkpoint = str(shared_dir / "reference" / "parity" / "small" / "checkpoint.pt")
-    result = bpy.ops.pifuhd.reconstruct(filepath=photo, checkpoint=checkpoint, resolution=32, device='CPU',
-                                        poly_budget='GAME', use_rig=True, use_bake=True, rig_naming='MIXAMO')
+    try:
+        result = bpy.ops.pifuhd.reconstruct(filepath=photo, checkpoint=checkpoint)
+    finally:
+        settings.poly_budget, settings.use_rig, settings.use_bake, settings.quality = 'FULL', False, False, '256'
     assert result == {'FINISHED'}
-    gameready = dict(fake_result[-1][-1])                    # what the worker request carried
-    assert gameready == {"cleanup": True, "color_fill": True, "target_faces": 30_000}
+    options = request_options(addon, fake_result[-1])           # what the worker request carried
+    assert (options["cleanup"], options["color_fill"], options["budget"]) == (True, True, "game")
+    assert options["resolution"] == 32 and options["device"] == "cpu"
     ob = bpy.context.view_layer.objects.active
     assert ob.type == 'MESH' and ob.select_get()
     assert len(ob["pifuhd_keypoints"]) == 75 and "BODY_25" in ob["pifuhd_keypoints_layout"]
-    assert ob["pifuhd_settings"]["poly_budget"] == 'GAME'
+    assert ob["pifuhd_settings"]["budget"] == 'game'
     arm = addon.rig.existing_rig(ob)
     assert arm is not None and "mixamorig:Hips" in arm.data.bones
     assert ob.active_material["pifuhd_baked_image"] == f"{ob.name} Color"
@@ -111,13 +124,13 @@ def test_options_change_the_request(bpy, addon, clean_scene, shared_dir, fake_re
     settings = bpy.context.scene.pifuhd
     photo = str(shared_dir / "photos" / "ryota_rgba.png")
     checkpoint = str(shared_dir / "reference" / "parity" / "small" / "checkpoint.pt")
-    settings.poly_budget, settings.use_cleanup = 'MOBILE', False
+    settings.poly_budget, settings.use_cleanup, settings.use_colors = 'MOBILE', False, False
     try:
-        assert bpy.ops.pifuhd.reconstruct(filepath=photo, checkpoint=checkpoint, resolution=32,
-                                          use_colors=False) == {'FINISHED'}
+        assert bpy.ops.pifuhd.reconstruct(filepath=photo, checkpoint=checkpoint) == {'FINISHED'}
     finally:
-        settings.poly_budget, settings.use_cleanup = 'FULL', True
-    assert dict(fake_result[-1][-1]) == {"cleanup": False, "color_fill": False, "target_faces": 10_000}
+        settings.poly_budget, settings.use_cleanup, settings.use_colors = 'FULL', True, True
+    options = request_options(addon, fake_result[-1])
+    assert (options["cleanup"], options["color_fill"], options["budget"]) == (False, False, "mobile")
     ob = bpy.context.view_layer.objects.active
     assert addon.rig.existing_rig(ob) is None and len(ob.data.color_attributes) == 0
     assert np.asarray(ob["pifuhd_keypoints"]).size == 75

@@ -1,11 +1,11 @@
-"""The worker's game-ready side, in-process (no subprocess, no network): photo preparation's BODY_25 keypoints
-mapped into the cube frame and written with the result, the clean-up / colour fill / decimation steps from
-``backend.meshops`` (run for real on the analytic person), and a clear warning when they are not there."""
+"""The worker's side of a reconstruction, in-process (no subprocess): the job runs ``backend.pipeline.run``
+with the options it was sent and writes its arrays (BODY_25 keypoints in the cube frame included), the
+model stays loaded only for the same file, device, precision and network state, and a failed write leaves
+no partial file behind."""
 from __future__ import annotations
 
-import sys
+import errno
 import threading
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -25,28 +25,21 @@ def worker():
     return w
 
 
-def analytic_mesh(analytic_person):
-    from backend.mesh import Mesh
-    return Mesh(analytic_person["vertices"], analytic_person["faces"], analytic_person["colors"])
+@pytest.fixture(scope="module")
+def checkpoint(shared_dir):
+    return str(shared_dir / "reference" / "parity" / "small" / "checkpoint.pt")
 
 
-def front_inputs():
-    """Network inputs of a plain synthetic photo (the colour fill needs an image and its calibration)."""
-    from backend.input_transform import prepare_inputs
-    photo = np.zeros((512, 512, 3), np.uint8)
-    photo[:, :256] = (200, 40, 40)
-    photo[:, 256:] = (40, 40, 200)
-    return prepare_inputs(photo, None, 512, 1024)
-
-
-def test_prepare_gives_keypoints_on_the_person(worker, shared_dir):
+def test_prepared_keypoints_land_on_the_person(shared_dir):
     """ryota_rgba.png is a cut-out: the network input is grey (0 in [-1, 1]) off the person. Keypoints mapped
-    to the cube land on the person in that input, in the right order and on the right sides."""
-    import torch
-    from backend.engine import as_image
+    to the cube the way the pipeline maps them land on the person, in the right order and on the right sides."""
+    import torch  # noqa: F401
+    from backend.keypoints import photo_to_cube
     from backend.networks import sample_features
-    photo = as_image(str(shared_dir / PHOTO))
-    inputs, _warnings, _preview, kp = worker.prepare(photo, True, (512, 1024))
+    from backend.options import Options
+    from backend.pipeline import prepare
+    prepared = prepare(str(shared_dir / PHOTO), Options())
+    kp = photo_to_cube(prepared.keypoints, prepared.crop, 1024)
     assert kp.shape == (25, 3) and np.isfinite(kp).all()
     names = {"Nose": 0, "Neck": 1, "RShoulder": 2, "LShoulder": 5, "MidHip": 8, "RHip": 9, "LHip": 12,
              "RKnee": 10, "LKnee": 13, "RAnkle": 11, "LAnkle": 14}
@@ -56,89 +49,75 @@ def test_prepare_gives_keypoints_on_the_person(worker, shared_dir):
     torso = [names[n] for n in ("Neck", "MidHip", "LHip", "RHip", "LKnee", "RKnee")]
     assert (kp[torso, 2] > 0.5).all()
     ndc = torch.from_numpy(np.stack([kp[torso, 0], -kp[torso, 1]]).astype(np.float32))[None]
-    rgb = sample_features(inputs.image_1024, ndc)[0].numpy()              # [-1, 1], background exactly 0
+    rgb = sample_features(prepared.inputs.image_1024, ndc)[0].numpy()    # [-1, 1], background exactly 0
     assert (np.abs(rgb).max(axis=0) > 0.05).all(), rgb
 
 
-def test_reconstruct_job_writes_keypoints_and_runs_the_steps(worker, analytic_person, shared_dir, tmp_path):
-    from backend.keypoints import photo_to_cube
-    photo_kp = np.c_[np.linspace(100, 400, 25), np.linspace(50, 700, 25), np.full(25, 0.8)]
-    crop = (10, 20, 800)
-    model = SimpleNamespace(coarse=SimpleNamespace(load_size=512), fine=SimpleNamespace(load_size=1024),
-                            describe=lambda: "stand-in model")
-    seen = {}
-
-    def reconstruct(photo, model, resolution, inputs, progress, cancel):
-        seen["inputs"] = inputs
-        progress(1.0, "mesh")
-        return analytic_mesh(analytic_person)
-
-    worker.backend = SimpleNamespace(
-        load_model=lambda path, device: model, reconstruct=reconstruct,
-        prepare_photo=lambda photo, **kw: SimpleNamespace(inputs=front_inputs(), warnings=["a note"], preview=None,
-                                                          keypoints=photo_kp, crop=crop))
+def test_reconstruct_job_is_the_pipeline(worker, shared_dir, checkpoint, tmp_path):
+    """The job's arrays are exactly what pipeline.run gives for the same photo and options."""
+    from backend.options import Options
+    from backend.pipeline import load_model_for, run
+    options = Options(resolution=24, device="cpu", cleanup=True, color_fill=True, budget=200)
     out = str(tmp_path / "result.npz")
-    msg = {"op": "reconstruct", "id": 7, "photo": str(shared_dir / PHOTO), "device": "cpu", "resolution": 64,
-           "checkpoint": str(shared_dir / "reference/parity/small/checkpoint.pt"), "out": out,
-           "gameready": {"cleanup": True, "color_fill": True, "target_faces": 4000}}
+    msg = {"op": "reconstruct", "id": 7, "photo": str(shared_dir / PHOTO), "checkpoint": checkpoint, "out": out,
+           "options": options.to_dict()}
     worker.run(msg, threading.Event())
     result = worker.messages[-1]
     assert result["type"] == "result", result
+    direct = run(str(shared_dir / PHOTO), load_model_for(checkpoint, options), options)
     with np.load(out) as data:
         assert set(data.files) == {"vertices", "faces", "colors", "keypoints"}
-        assert np.allclose(data["keypoints"], photo_to_cube(photo_kp, crop, 1024))
-        faces = len(data["faces"])
-    assert result["info"]["keypoints"] is True and "a note" in result["warnings"]
-    steps = result["info"].get("gameready", {})
-    if set(steps) == {"cleanup", "color_fill", "decimate"}:                # backend.meshops is there
-        assert abs(faces - 4000) <= 0.05 * 4000
-        assert not [w for w in result["warnings"] if "not available" in w]
-    else:
-        assert [w for w in result["warnings"] if "not available" in w]
+        np.testing.assert_array_equal(data["vertices"], direct.mesh.vertices)
+        np.testing.assert_array_equal(data["faces"], direct.mesh.faces)
+        np.testing.assert_allclose(data["keypoints"], direct.keypoints)
+    assert result["info"]["keypoints"] is True and result["info"]["options"] == options.to_dict()
+    assert result["info"]["decimation"]["faces_after"] == result["faces"]
     stages = [m.get("stage") for m in worker.messages if m["type"] == "progress"]
-    assert stages[-1] in ("cleanup", "color_fill", "decimate")
+    assert stages[:3] == ["photo", "model", "prepare"] and {"cleanup", "colors", "decimate"} <= set(stages)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.npz"]
 
 
-def test_meshops_steps_on_the_analytic_person(worker, analytic_person):
-    meshops = pytest.importorskip("backend.meshops")
-    if not all(hasattr(meshops, n) for n in ("clean_mesh", "colorize", "decimate")):
-        pytest.skip("backend.meshops is not complete yet")
-    mesh = analytic_mesh(analytic_person)
-    progress = []
-    out, warnings, info = worker.gameready(mesh, front_inputs(), {"cleanup": True, "color_fill": True,
-                                                                  "target_faces": 5000},
-                                           lambda f, s: progress.append((f, s)), threading.Event())
-    assert warnings == [] and set(info) == {"cleanup", "color_fill", "decimate"}
-    assert abs(len(out.faces) - 5000) <= 250 and len(out.colors) == len(out.vertices)
-    assert out.colors.min() >= 0 and out.colors.max() <= 1 and (out.colors.sum(axis=1) > 0.05).all()
-    assert [s for _, s in progress][-1] == "decimate"
+def test_bad_options_are_refused_before_any_work(worker, tmp_path):
+    msg = {"op": "reconstruct", "id": 3, "photo": "/nowhere.png", "checkpoint": "/nowhere.pt",
+           "out": str(tmp_path / "r.npz"), "options": {"resolution": 100_000}}
+    worker.run(msg, threading.Event())
+    assert worker.messages[-1]["type"] == "error" and worker.messages[-1]["kind"] == "OptionsError"
+    assert "between" in worker.messages[-1]["message"] and worker.model is None
 
 
-def test_missing_meshops_is_a_warning(worker, analytic_person, monkeypatch):
-    import backend
-    monkeypatch.delattr(backend, "meshops", raising=False)
-    monkeypatch.setitem(sys.modules, "backend.meshops", None)            # import now fails
-    mesh = analytic_mesh(analytic_person)
-    out, warnings, info = worker.gameready(mesh, None, {"cleanup": True, "color_fill": True, "target_faces": 100},
-                                           lambda f, s: None, threading.Event())
-    assert out is mesh and info == {}
-    assert len(warnings) == 3 and all("not available" in w and "skipped" in w for w in warnings)
-    assert worker.gameready(mesh, None, {}, lambda f, s: None, threading.Event()) == (mesh, [], {})
+def test_model_key_has_device_precision_and_network_state(worker, checkpoint, monkeypatch):
+    import backend.pipeline
+    from backend.options import Options
+    loads = []
+    monkeypatch.setattr(backend.pipeline, "load_model_for", lambda path, options: loads.append(options) or object())
+    first, reused = worker.get_model(checkpoint, Options(device="cpu"))
+    assert not reused and worker.get_model(checkpoint, Options(device="cpu")) == (first, True)
+    for change in ({"precision": "fp16"}, {"network_state": "eval"}, {"device": "auto"}):
+        assert worker.get_model(checkpoint, Options(device="cpu").replace(**change))[1] is False
+        assert worker.get_model(checkpoint, Options(device="cpu"))[1] is False
+    assert len(loads) == 7
 
 
-def test_cancel_between_steps(worker, analytic_person):
-    from backend.errors import Cancelled
+def test_a_failed_write_leaves_no_partial_file(worker, shared_dir, checkpoint, tmp_path, monkeypatch):
+    """A full disk while the result is written: a clear error, and nothing left in the folder."""
+    def savez(path, **arrays):
+        with open(path, "wb") as fh:
+            fh.write(b"half a result")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", savez)
+    msg = {"op": "reconstruct", "id": 9, "photo": str(shared_dir / PHOTO), "checkpoint": checkpoint,
+           "out": str(tmp_path / "result.npz"), "options": {"resolution": 16, "device": "cpu", "detect": False}}
+    worker.run(msg, threading.Event())
+    error = worker.messages[-1]
+    assert error["type"] == "error" and error["kind"] == protocol.WRITE_ERROR
+    assert "No space left" in error["message"] and "disk space" in error["message"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cancel_before_the_work(worker, shared_dir, checkpoint, tmp_path):
     cancel = threading.Event()
     cancel.set()
-    with pytest.raises(Cancelled):
-        worker.gameready(analytic_mesh(analytic_person), None, {"cleanup": True}, lambda f, s: None, cancel)
-
-
-def test_budgets_match_the_backend_presets(installed_addon):
-    from importlib import import_module
-    meshops = pytest.importorskip("backend.meshops")
-    presets = getattr(meshops, "PRESETS", None)
-    if presets is None:
-        pytest.skip("backend.meshops has no PRESETS yet")
-    budgets = import_module(f"{installed_addon}.props").BUDGETS
-    assert {k.lower(): (v or None) for k, v in budgets.items()} == presets
+    worker.run({"op": "reconstruct", "id": 4, "photo": str(shared_dir / PHOTO), "checkpoint": checkpoint,
+                "out": str(tmp_path / "r.npz"), "options": {}}, cancel)
+    assert worker.messages[-1] == {"type": "cancelled", "id": 4}
