@@ -193,8 +193,8 @@ def _reconstruct(args, options, out: Path, preview: Path | None, outputs: _Outpu
     except NoPersonError as err:
         code = _fail(close, err, EXIT_NO_PERSON)
         print("hint: --no-detect --crop X Y SIDE reconstructs without person detection.", file=sys.stderr)
-    except PIFuHDError as err:
-        code = _fail(close, err, EXIT_FAILED)
+    except PIFuHDError as err:   # one that is also an ImportError names a missing package (MediaPipe)
+        code = _fail(close, err, EXIT_MISSING_PACKAGE if isinstance(err, ImportError) else EXIT_FAILED)
     except OSError as err:   # the preview (disk full) or a file the pipeline reads
         code = _fail(close, f"{err.strerror or err}: {err.filename or ''}; nothing was written", EXIT_WRITE)
     if code != EXIT_OK:

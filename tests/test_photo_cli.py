@@ -27,7 +27,7 @@ def cli(*args: str | Path) -> subprocess.CompletedProcess:
 
 def test_reconstruct_prepares_the_photo_and_saves_a_preview(tmp_path):
     out = tmp_path / "new_folder" / "yoga.obj"   # a folder that does not exist yet, as in `make demo`
-    run = cli(PHOTOS / "yoga_tree_white.jpg", "--checkpoint", CHECKPOINT, "--out", out, "--resolution", "8",
+    run = cli(PHOTOS / "yoga_tree_white.jpg", "--checkpoint", CHECKPOINT, "--out", out, "--resolution", "16",
               "--quiet")
     assert run.returncode == EXIT_OK, run.stderr
     assert "person found: crop x=" in run.stderr and "(keypoints)" in run.stderr
