@@ -36,10 +36,10 @@ def client():
     c.stop()
 
 
-def submit(client, op="reconstruct", **payload):
-    base = {"device": "cpu", "resolution": 32, "remove_background": True}
-    base.update(payload)
-    return client.submit(op, out=client.temp_path(f"out-{time.monotonic_ns()}.npz"), **base)
+def submit(client, op="reconstruct", options=None, **payload):
+    """A job with the backend's options (``backend.options.Options`` as a dict) in the payload."""
+    opts = {"device": "cpu", "resolution": 32, "remove_background": True, **(options or {})}
+    return client.submit(op, out=client.temp_path(f"out-{time.monotonic_ns()}.npz"), options=opts, **payload)
 
 
 def test_encode_decode_round_trip():
@@ -81,15 +81,15 @@ def test_image_array_is_handed_over(client, small_checkpoint):
 
 
 def test_model_stays_loaded_between_runs(photo, small_checkpoint):
-    """Two jobs on a fresh worker that stop right after loading the model (resolution 4 is refused by the
-    engine): the second one finds the model already loaded."""
+    """Two jobs on a fresh worker that stop right after loading the model (a crop off the photo is refused
+    by photo preparation): the second one finds the model already loaded."""
     fresh = WorkerClient(prepend_paths=[str(paths.backend_root())])
     seen = []
     try:
         for _ in range(2):
-            job = submit(fresh, photo=photo, checkpoint=small_checkpoint, resolution=4)
+            job = submit(fresh, photo=photo, checkpoint=small_checkpoint, options={"crop": [100_000, 100_000, 50]})
             assert job.wait(timeout=TIMEOUT) == "error", job.error_message
-            assert "resolution" in job.error_message
+            assert "does not overlap" in job.error_message
             seen.append(job.model)
     finally:
         fresh.stop()
@@ -120,6 +120,29 @@ def test_progress_then_cancel_stops_within_a_second(client, photo, small_checkpo
     # the worker (or its replacement) still serves the next job
     after = submit(client, photo="/nonexistent.png", checkpoint=small_checkpoint)
     assert after.wait(timeout=TIMEOUT) == "error" and after.error_kind == "ImageError"
+
+
+def test_out_of_range_options_are_refused(client, photo, small_checkpoint):
+    job = submit(client, photo=photo, checkpoint=small_checkpoint, options={"resolution": 100_000})
+    assert job.wait(timeout=TIMEOUT) == "error" and job.error_kind == "OptionsError"
+    assert "between 16 and 1024" in job.error_message and job.model is None    # refused before the model
+
+
+def test_crash_message_does_not_quote_a_native_log_line(client, tmp_path):
+    """The last line of the worker's log may be MediaPipe's or TF Lite's chatter: never quoted as the reason."""
+    from pifuhd_blender.client import Job
+    log = tmp_path / "worker.log"
+    log.write_text("worker: starting job 3\n"
+                   "W0000 00:00:1732900000.123456  4242 inference_feedback_manager.cc:114] Feedback manager "
+                   "requires a model with a single signature inference.\n"
+                   "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+    fake = type("FakeClient", (), {"log_path": str(log), "tmpdir": str(tmp_path)})()
+    tail = WorkerClient.log_tail(fake)
+    assert tail == "worker: starting job 3"
+    job = Job(client, 99, "reconstruct")
+    job._worker_exited(-9, tail)
+    assert "W0000" not in job.error_message and "XNNPACK" not in job.error_message
+    assert "memory" in job.error_message
 
 
 def test_crash_is_reported_and_the_worker_restarts(client, photo, small_checkpoint):
