@@ -303,7 +303,7 @@ def draw_panel(bpy, addon):
 
 
 def test_panel_draws_idle_and_busy(bpy, addon):
-    bpy.context.scene.pifuhd.source = 'FILE'
+    bpy.context.scene.pifuhd.source, bpy.context.scene.pifuhd.quality = 'FILE', '256'
     log = draw_panel(bpy, addon)
     props = [e[1] for e in log if e[0] == "prop"]
     assert props == ["source", "filepath", "quality", "device", "remove_background", "target_height",

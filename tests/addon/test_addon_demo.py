@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pifuhd_blender.placement import linear_to_srgb
 from tests.conftest import REPO
 
 SEED = 900003           # training.people.TEST_SEEDS: never used in training
@@ -17,13 +18,8 @@ HEIGHT = 1.75
 CHECKPOINT = REPO / "models" / "demo" / "pifuhd_demo.pt"
 
 
-def linear_to_srgb(c: np.ndarray) -> np.ndarray:
-    c = np.clip(c, 0.0, 1.0)
-    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, 1 / 2.4) - 0.055)
-
-
 @pytest.fixture(scope="module")
-def person(bpy, installed_addon, tmp_path_factory):
+def person(bpy, installed_addon, tmp_path_factory, panel_settings):
     import cv2
 
     from training.people import TEST_SEEDS
@@ -35,9 +31,8 @@ def person(bpy, installed_addon, tmp_path_factory):
     cv2.imwrite(str(photo), rgba[:, :, [2, 1, 0, 3]])
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
-    result = bpy.ops.pifuhd.reconstruct(filepath=str(photo), checkpoint=str(CHECKPOINT), resolution=96,
-                                        device='CPU', target_height=HEIGHT, use_colors=True,
-                                        remove_background=True)
+    panel_settings(resolution=96, device='CPU', target_height=HEIGHT, use_colors=True, remove_background=True)
+    result = bpy.ops.pifuhd.reconstruct(filepath=str(photo), checkpoint=str(CHECKPOINT))
     assert result == {'FINISHED'}
     ob = bpy.context.view_layer.objects.active
     mw = np.asarray(ob.matrix_world)
