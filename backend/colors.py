@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .input_transform import network_to_unit
 from .networks import project, sample_features
 
 CHUNK = 200_000
@@ -21,6 +22,6 @@ def vertex_colors(vertices: np.ndarray, image: torch.Tensor, calib: torch.Tensor
     for start in range(0, len(vertices), CHUNK):
         pts = torch.from_numpy(np.ascontiguousarray(vertices[start:start + CHUNK].T)).to(image.device)[None]
         xy = project(pts, calib)[:, :2]
-        rgb = sample_features(image, xy)[0].T * 0.5 + 0.5
+        rgb = network_to_unit(sample_features(image, xy)[0].T)
         out[start:start + CHUNK] = rgb.cpu().numpy()
     return out

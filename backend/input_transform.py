@@ -71,6 +71,19 @@ def to_network_tensor(rgb: np.ndarray) -> torch.Tensor:
     return t.sub(0.5).div(0.5).unsqueeze(0)
 
 
+def from_network_tensor(t: torch.Tensor) -> np.ndarray:
+    """Network input [1, 3, S, S] (or [3, S, S]) in [-1, 1] -> uint8 RGB [S, S, 3] (the inverse of
+    :func:`to_network_tensor`, rounded to the nearest level)."""
+    t = t.detach().float().cpu()
+    t = t[0] if t.dim() == 4 else t
+    return np.clip(network_to_unit(t).permute(1, 2, 0).numpy() * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def network_to_unit(t: torch.Tensor) -> torch.Tensor:
+    """Values of a network input (or a sample of it) in [-1, 1] -> colour values in [0, 1] (sRGB as in the photo)."""
+    return t * 0.5 + 0.5
+
+
 def crop_to_world(crop: tuple[int, int, int], width: int, height: int) -> np.ndarray:
     """The official ``calib_world``: scale ``width / side`` and the shift of the crop centre from the photo
     centre, both in units of half the photo width (y down)."""

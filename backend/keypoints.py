@@ -1,6 +1,6 @@
 """Body keypoints from photo pixels to the normalised cube frame, where the reconstructed mesh lives.
 
-Pure numpy: no torch, no cv2, no relative imports (the worker imports it; tests use it without torch).
+Pure numpy: no torch, no cv2 (tests use it without torch).
 
 Frames
 ------
@@ -28,6 +28,8 @@ keypoint's accuracy.
 from __future__ import annotations
 
 import numpy as np
+
+from .ndc import index_to_ndc, ndc_to_index
 
 FINE_SIZE = 1024  # the fine network input's side, pixels
 
@@ -64,10 +66,8 @@ def cube_to_photo(points: np.ndarray, crop: tuple[int, int, int], size: int = FI
 
 def _pixels_to_ndc(c: np.ndarray, side: float, size: int) -> np.ndarray:
     """Continuous crop coordinate (corner origin, crop pixels) -> align_corners NDC of the resized input."""
-    index = c * size / side - 0.5
-    return -1.0 + 2.0 * index / (size - 1)
+    return index_to_ndc(c * size / side - 0.5, size)
 
 
 def _ndc_to_pixels(ndc: np.ndarray, side: float, size: int) -> np.ndarray:
-    index = (np.asarray(ndc, dtype=np.float64) + 1.0) * (size - 1) / 2.0
-    return (index + 0.5) * side / size
+    return (ndc_to_index(ndc, size) + 0.5) * side / size

@@ -14,7 +14,8 @@ from backend.photo import body25
 from backend.photo.checks import framing_warnings, people_warning, size_warning
 from backend.photo.crop import alpha_crop, contains, fullbody_crop, has_cutout_alpha
 from backend.photo.inputs import network_inputs
-from backend.photo.preview import _to_crop_pixels, draw_preview, tensor_to_rgb
+from backend.input_transform import from_network_tensor as tensor_to_rgb
+from backend.photo.preview import _to_crop_pixels, draw_preview
 from tests.conftest import PARITY
 
 

@@ -29,13 +29,14 @@ import torch.nn.functional as F
 
 from backend.checkpoint import save_checkpoint
 from backend.networks import LevelOptions, PIFuHD
+from backend.surface.grid import EVAL_CALIB
 
 from . import run
 from .dataset import Example, network_image, sample_points
 from .people import sample_person
 
 VALIDATION_SEEDS = tuple(range(800000, 800006))
-CALIB = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0]))[None]   # cube -> image NDC (y down), [1, 4, 4]
+CALIB = torch.from_numpy(EVAL_CALIB.astype(np.float32))[None]   # cube -> image NDC (y down), [1, 4, 4]
 
 
 # The demo's normal networks: 16 base channels, 3 downsamplings, 3 residual blocks (1.1 M parameters each;

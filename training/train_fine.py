@@ -18,6 +18,7 @@ import argparse
 import numpy as np
 import torch
 
+from backend.ndc import ndc_to_index
 from backend.networks.pifu import fine_input, project, sample_features
 
 from . import run
@@ -31,8 +32,8 @@ def window_points(xy_ndc: np.ndarray, size: int, window: int, centre: np.ndarray
     """The ``window`` px square of a ``size`` px image centred near ``centre`` (NDC [2]) and which of the
     points at image NDC ``xy_ndc`` [N, 2] (align_corners: -1 and 1 are the centres of the first and last
     pixels; x right, y down) fall in it. Returns (col0, row0, inside mask [N], window NDC [N, 2])."""
-    px = (xy_ndc + 1.0) * (size - 1) / 2.0                       # pixel-centre coordinates (col, row)
-    c = (centre + 1.0) * (size - 1) / 2.0
+    px = ndc_to_index(xy_ndc, size)                               # pixel-centre coordinates (col, row)
+    c = ndc_to_index(centre, size)
     col0, row0 = (int(np.clip(round(v - window / 2), 0, size - window)) for v in c)
     local = px - np.array([col0, row0])
     inside = ((local >= 0) & (local <= window - 1)).all(axis=1)

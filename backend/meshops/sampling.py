@@ -14,9 +14,10 @@ def as_rgb(image) -> np.ndarray:
     dropped), or float [H, W, 3] already in [0, 1].
     """
     if hasattr(image, "detach"):                                     # torch tensor, network input
+        from ..input_transform import network_to_unit
         t = image.detach().float().cpu()
         t = t[0] if t.dim() == 4 else t
-        return np.ascontiguousarray((t.permute(1, 2, 0).numpy() * 0.5 + 0.5).clip(0, 1), dtype=np.float32)
+        return np.ascontiguousarray(network_to_unit(t).permute(1, 2, 0).numpy().clip(0, 1), dtype=np.float32)
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
         raise ValueError(f"expected an image [H, W, 3|4], got shape {arr.shape}")

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..input_transform import NetworkInputs, crop_square
+from ..input_transform import NetworkInputs, crop_square, from_network_tensor
 from .body25 import SKELETON
 
 OUTLINE = (0, 255, 0)
@@ -22,19 +22,13 @@ PANEL = (40, 40, 40)
 SHOWN_CONF = 0.2       # keypoints at or below this confidence are not drawn
 
 
-def tensor_to_rgb(t: torch.Tensor) -> np.ndarray:
-    """Network input [1, 3, S, S] in [-1, 1] -> uint8 RGB [S, S, 3] (the inverse of the normalisation)."""
-    arr = t[0].detach().float().cpu().permute(1, 2, 0).numpy()
-    return np.clip((arr * 0.5 + 0.5) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
 def draw_preview(inputs: NetworkInputs, mask: np.ndarray | None, keypoints: np.ndarray | None,
                  lines: list[str]) -> np.ndarray:
     """uint8 RGB [F, F + F/2, 3] (F = fine input size): fine input left, coarse input top right, text below it.
 
     mask: bool [H, W] in the photo frame (outline drawn); keypoints: BODY_25 [25, 3] in photo pixels.
     """
-    fine, coarse = tensor_to_rgb(inputs.image_1024), tensor_to_rgb(inputs.image_512)
+    fine, coarse = from_network_tensor(inputs.image_1024), from_network_tensor(inputs.image_512)
     F, C = fine.shape[0], coarse.shape[0]
     contours = _mask_contours(mask, inputs.crop, F) if mask is not None else []
     for img in (fine, coarse):
