@@ -147,3 +147,24 @@ def test_missing_package_is_one_line(tmp_path, package):
     assert len([ln for ln in lines if ln.startswith("error:")]) == 1
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out" / "p.obj").exists()
+
+
+def test_disk_full_while_writing_the_mesh(tmp_path, monkeypatch, capsys):
+    """The disk fills up as the mesh is written (after the whole run): a clear line, its own exit code, and
+    neither the half mesh nor the preview is left."""
+    import errno
+
+    import backend.mesh
+    from backend.cli import main
+
+    def full(mesh, path):
+        Path(path).write_text("v 0 0 0\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setitem(backend.mesh.WRITERS, ".obj", full)
+    code = main(["reconstruct", str(PHOTO), "--checkpoint", str(DEMO), "--out", str(tmp_path / "person.obj"),
+                 "--resolution", "16", "--device", "cpu", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == EXIT_WRITE, err
+    assert "No space left on device" in err and "nothing was written" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
