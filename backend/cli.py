@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 done, 2 bad usage, 3 unusable photo, 4 unusable model file, 5 no person found, "
                "6 other failure, 7 output not writable, 8 missing Python package, 130 interrupted")
     sub = parser.add_subparsers(dest="command", required=True)
-    rec = sub.add_parser("reconstruct", help="reconstruct the person in a photo as a coloured mesh")
+    rec = sub.add_parser("reconstruct", help="reconstruct the person in a photo as a coloured mesh",
+                         epilog=parser.epilog)
     rec.add_argument("photo", help="the photo (PNG, JPEG, ...)")
     rec.add_argument("--checkpoint", required=True, help="PIFuHD checkpoint (pifuhd.pt or compatible)")
     rec.add_argument("--out", required=True, help="output mesh, .obj or .ply")

@@ -133,6 +133,7 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
         from .input_transform import prepare_inputs
 
         inputs = prepare_inputs(as_image(photo), options.crop, *sizes)
+    back = _back_photo(options) if options.back_photo is not None else None      # fails before the networks
     stage.update(1.0)
     seconds["prepare"] = time.perf_counter() - t0
 
@@ -158,7 +159,7 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
     t = time.perf_counter()
     colors_report = report.slice(*STAGES["colors"], stage="colors")
     colors_report.update(STARTED)
-    mesh.colors = _colors(mesh, inputs, model, options, warnings)
+    mesh.colors = _colors(mesh, inputs, model, options, back)
     colors_report.update(1.0)
     seconds["colors"] = time.perf_counter() - t
 
@@ -197,18 +198,17 @@ def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resoluti
     return run(image, model, options, progress, cancel, inputs=inputs, chunk=chunk).mesh
 
 
-def _colors(mesh: Mesh, inputs: NetworkInputs, model: Model, options: Options, warnings: list[str]) -> np.ndarray:
-    """Vertex colours [V, 3] sRGB in [0, 1]: the visibility-aware fill (with the back photo when given), or
-    the photo's colour straight along the view axis (the official photo-colour path)."""
+def _colors(mesh: Mesh, inputs: NetworkInputs, model: Model, options: Options,
+            back: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Vertex colours [V, 3] sRGB in [0, 1]: the visibility-aware fill (with the back photo and its person
+    mask when given), or the photo's colour straight along the view axis (the official photo-colour path)."""
     if not options.color_fill:
         from .colors import vertex_colors
 
         return vertex_colors(mesh.vertices, inputs.image_1024.to(model.device), inputs.calib)
     from .meshops import colorize
 
-    back_image = back_mask = None
-    if options.back_photo is not None:
-        back_image, back_mask = _back_photo(options)
+    back_image, back_mask = back if back is not None else (None, None)
     result = colorize(mesh, inputs.image_1024, inputs.calib, back_image, back_mask=back_mask)
     return np.asarray(result, np.float32)
 

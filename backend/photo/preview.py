@@ -9,7 +9,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from ..input_transform import NetworkInputs, crop_square, from_network_tensor
 from .body25 import SKELETON
