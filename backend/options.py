@@ -78,7 +78,8 @@ class Options:
         if self.crop is not None:
             crop = tuple(self.crop)
             if len(crop) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) for v in crop):
-                raise OptionsError(f"The crop must be three whole numbers X Y SIDE in photo pixels (got {self.crop!r}).")
+                raise OptionsError("The crop must be three whole numbers X Y SIDE in photo pixels "
+                                   f"(got {self.crop!r}).")
             if crop[2] <= 0:
                 raise OptionsError(f"The crop's side must be a positive number of pixels (got {crop[2]}).")
         for name in ("detect", "remove_background", "dense", "cleanup", "color_fill"):
@@ -125,7 +126,8 @@ class Options:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise OptionsError(f"Unknown option(s) {', '.join(unknown)}: the known ones are {', '.join(sorted(known))}.")
+            raise OptionsError(f"Unknown option(s) {', '.join(unknown)}: the known ones are "
+                               f"{', '.join(sorted(known))}.")
         values = dict(data)
         if isinstance(values.get("crop"), list):
             values["crop"] = tuple(values["crop"])

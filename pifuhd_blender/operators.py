@@ -154,11 +154,12 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
         cached = SESSION.results.get(request.key)
         arrays, info, warnings = cached.arrays, cached.info, cached.warnings
         settings = context.scene.pifuhd
+        recorded = {k: v for k, v in request.options.to_dict().items() if v is not None}  # ID props hold no None
         provenance = {
             "source_photo": request.source,
             "model": request.payload["checkpoint"],
             "weights_license": preferences.WEIGHTS_LICENSE,
-            "settings": dict(request.options.to_dict(), crop=[int(v) for v in info.get("crop", ())],
+            "settings": dict(recorded, crop=[int(v) for v in info.get("crop", ())],
                              device_used=str(info.get("device", "")), target_height=settings.target_height,
                              use_colors=settings.use_colors, back_photo=request.options.back_photo or ""),
             "frame": "Z up, facing -Y, feet on z=0, centred on the 3D cursor",

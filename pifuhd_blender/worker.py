@@ -235,10 +235,11 @@ class _Worker:
                               "PIFuHD and click Install dependencies.")
         except OSError as err:   # writing the result or preview: disk full, temporary folder not writable
             traceback.print_exc(file=sys.stderr)
+            folder = os.path.dirname(msg.get("out") or "") or "the temporary folder"
             self.send(type="error", id=job_id, kind=WRITE_ERROR,
-                      message=f"Could not write the result to {os.path.dirname(msg.get('out') or '') or 'the temporary folder'}"
-                              f" ({err.strerror or err}): free some disk space or check the temporary folder "
-                              "(Edit > Preferences > File Paths > Temporary Files).")
+                      message=f"Could not write the result to {folder} ({err.strerror or err}): free some disk "
+                              "space or check the temporary folder (Edit > Preferences > File Paths > Temporary "
+                              "Files).")
         except Exception as err:  # anything unforeseen: a readable line for the user, the traceback to the log
             traceback.print_exc(file=sys.stderr)
             if "out of memory" in str(err).lower():

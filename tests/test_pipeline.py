@@ -104,7 +104,8 @@ def test_reconstruction_carries_keypoints_preview_and_info(model):
     assert result.keypoints.shape == (25, 3) and np.abs(result.keypoints[:, :2]).max() <= 1.0
     assert result.preview.dtype == np.uint8 and result.preview.ndim == 3
     assert result.info["options"] == options.to_dict() and result.info["evaluations"] > 0
-    assert {"prepare", "networks", "field", "marching_cubes", "cleanup", "colors", "total"} <= set(result.info["seconds"])
+    stages = {"prepare", "networks", "field", "marching_cubes", "cleanup", "colors", "total"}
+    assert stages <= set(result.info["seconds"])
     assert result.info["clean"]["faces_after"] == len(result.mesh.faces)
 
 
