@@ -48,7 +48,11 @@ def _photo_from_image(image: bpy.types.Image, client) -> tuple[dict, tuple, str]
     photo = placement.image_pixels_to_photo(pixels, width, height, channels, linear=image.is_float)
     digest = hashlib.sha1(photo.tobytes()).hexdigest()
     npy = client.temp_path(f"image-{digest[:16]}.npy")
-    np.save(npy, photo)
+    try:
+        np.save(npy, photo)
+    except OSError as err:
+        raise UserError(f"Could not hand the image to the reconstruction: writing {npy} failed "
+                        f"({err.strerror or err}). Free some disk space or check the temporary folder.") from None
     return {"photo_array": npy, "photo_name": image.name}, ("image", digest), f"Blender image '{image.name}'"
 
 
