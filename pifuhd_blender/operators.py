@@ -59,7 +59,7 @@ def _photo_from_image(image: bpy.types.Image, client) -> tuple[dict, tuple, str]
 def _client(context):
     """The session's worker client, started the way the preferences (and the set-up) say."""
     env = preferences.worker_environment(context)
-    return SESSION.get_client(env["python"], env["prepend"], env["append"], env["env"])
+    return SESSION.get_client(env["python"], env["prepend"], env["append"])
 
 
 def _stage_text(job) -> str:

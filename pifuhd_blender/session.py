@@ -34,13 +34,13 @@ class Session:
     def busy(self) -> bool:
         return self.job is not None and not self.job.finished
 
-    def get_client(self, python: str, prepend: list[str], append: list[str], env: dict | None) -> WorkerClient:
+    def get_client(self, python: str, prepend: list[str], append: list[str]) -> WorkerClient:
         """The worker client for this interpreter and module paths (a new one when they changed)."""
         spec = (python, tuple(prepend), tuple(append))
         if self.client is None or self.client_spec != spec:
             if self.client is not None:
                 self.client.stop()
-            self.client = WorkerClient(python=python, prepend_paths=prepend, append_paths=append, env=env)
+            self.client = WorkerClient(python=python, prepend_paths=prepend, append_paths=append)
             self.client_spec = spec
         return self.client
 

@@ -2,45 +2,15 @@
 
 Logic (no bpy): :mod:`.deps` (status, pip install into the extension's user folder), :mod:`.weights`
 (licence, resumable download, install from file, verification), :mod:`.jobs` (background jobs).
-Blender glue: :mod:`.ui`, imported only when one of the functions below is used.
-
-These are the hooks ``pifuhd_blender/preferences.py`` looks up here:
-
-- ``preference_properties() -> dict``: ``accepted_licence``, ``download_urls``, ``python_path``,
-  ``torch_build`` (merged into the AddonPreferences; ``model_path`` stays the preferences' own);
-- ``register()`` / ``unregister()``: the operators, and the dependencies on ``sys.path``;
-- ``draw_preferences(layout, prefs, context)`` (``(prefs, context, layout)`` works too);
-- ``worker_environment(prefs) -> {"python": str | None, "append_paths": [...]}``;
-- ``installed_model_path(prefs) -> str | None``;
-
-plus ``missing_dependencies()``, ``site_packages_dir()`` and ``user_dir()`` for messages and tools.
+Blender glue: :mod:`.ui`. ``pifuhd_blender/preferences.py`` uses the names below: the preference
+properties merged into the AddonPreferences, the operators' registration, the preferences' Dependencies and
+Model sections, how to start the worker, and where the installed model is.
 """
 from __future__ import annotations
 
-_UI_NAMES = ("preference_properties", "worker_environment", "installed_model_path", "missing_dependencies",
-             "site_packages_dir", "installed_model_file", "user_dir")
+from .ui import (draw_preferences, installed_model_file, installed_model_path, missing_dependencies,
+                 preference_properties, register, site_packages_dir, unregister, user_dir, worker_environment)
 
-
-def register() -> None:
-    """Register the operators; put the installed dependencies on ``sys.path``."""
-    from . import ui
-    ui.register()
-
-
-def unregister() -> None:
-    """Stop running set-up jobs, unregister, and take the dependencies off ``sys.path``."""
-    from . import ui
-    ui.unregister()
-
-
-def draw_preferences(layout, prefs, context) -> None:
-    """Draw the Dependencies and Model sections into ``layout`` (``prefs``: the AddonPreferences)."""
-    from . import ui
-    ui.draw_preferences(layout, prefs, context)
-
-
-def __getattr__(name: str):
-    if name in _UI_NAMES:
-        from . import ui
-        return getattr(ui, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["draw_preferences", "installed_model_file", "installed_model_path", "missing_dependencies",
+           "preference_properties", "register", "site_packages_dir", "unregister", "user_dir",
+           "worker_environment"]

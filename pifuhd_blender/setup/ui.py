@@ -417,10 +417,7 @@ def _draw_model(layout, s, context) -> None:
 
 
 def draw_preferences(layout, prefs, context) -> None:
-    """Draw the Dependencies and Model sections into ``layout``; ``prefs`` is the AddonPreferences.
-    The order ``(prefs, context, layout)`` (how preferences.py calls its hooks) is accepted too."""
-    if not hasattr(layout, "operator"):  # called as (prefs, context, layout)
-        layout, prefs, context = context, layout, prefs
+    """Draw the Dependencies and Model sections into ``layout``; ``prefs`` is the AddonPreferences."""
     _draw_dependencies(layout.box(), prefs, context)
     _draw_model(layout.box(), prefs, context)
 

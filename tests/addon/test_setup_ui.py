@@ -67,13 +67,9 @@ def test_register_puts_the_site_dir_on_the_path_and_unregister_removes_it(regist
     setup.register()  # for the fixture's teardown
 
 
-@pytest.mark.parametrize("order", ["layout first", "preferences.py's hook order"])
-def test_preferences_draw(registered, order):
+def test_preferences_draw(registered):
     log: list = []
-    if order == "layout first":
-        setup.draw_preferences(Layout(log), registered, bpy.context)
-    else:
-        setup.draw_preferences(registered, bpy.context, Layout(log))
+    setup.draw_preferences(Layout(log), registered, bpy.context)
     labels = [entry[1] for entry in log if entry[0] == "label"]
     assert any(text.startswith("PyTorch 2.13.0") for text in labels)
     assert any("CC BY-NC 4.0" in text for text in labels) and "Not installed" in labels
