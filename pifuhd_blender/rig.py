@@ -255,7 +255,7 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
     ob.select_set(True)
     context.view_layer.objects.active = ob
     info = {"bones": len(order), "weights": how, "repaired": repaired, "fallbacks": skel.fallbacks,
-            "keypoints": keypoints is not None, "swapped_sides": skel.swapped_sides}
+            "keypoints": keypoints is not None, "swapped_sides": skel.swapped_sides, "faces_away": skel.faces_away}
     return arm, info
 
 
@@ -265,8 +265,11 @@ def describe(arm: bpy.types.Object, info: dict) -> str:
         text += "; no photo keypoints, so the joints follow the mesh's proportions"
     elif info["fallbacks"]:
         text += f"; estimated from the mesh: {', '.join(info['fallbacks'])}"
-    if info.get("swapped_sides"):
-        text += "; the photo's left and right were swapped (the person seemed to face away)"
+    if info.get("faces_away"):
+        # only then: the detector's left/right labels are swapped for every featureless front face too, and
+        # the rig corrects those silently (the mesh always faces the camera)
+        text += ("; the person seems to face away from the camera (the feet point away), so the rig's front "
+                 "is their back")
     return text + "."
 
 

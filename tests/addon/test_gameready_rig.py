@@ -228,3 +228,34 @@ def test_left_and_right_swapped_by_the_detector_are_put_back(bpy, mods, clean_sc
     head = {b.name: m[:3, :3] @ np.asarray(b.head_local) + m[:3, 3] for b in arm.data.bones}
     assert head["LeftHand"][0] > 0.4 and head["RightHand"][0] < -0.4
     assert head["LeftUpperLeg"][0] > 0 > head["RightUpperLeg"][0]
+
+
+def test_detector_labels_swapped_on_a_front_view_are_fixed_silently(bpy, mods, clean_scene, make_person,
+                                                                    analytic_person):
+    """Featureless front faces make the detector swap its left/right labels: the rig corrects them, and the
+    message says nothing about the person facing away (the feet point at the camera)."""
+    sk, rig = mods["skeleton"], mods["rig"]
+    kp = analytic_person["keypoints"].copy()
+    for name, i in sk.KP.items():
+        if name.startswith("L"):
+            kp[[i, sk.KP[sk.MIRROR[name]]]] = kp[[sk.KP[sk.MIRROR[name]], i]]
+    for labels in (kp, analytic_person["keypoints"]):
+        ob, _ = make_person(keypoints=labels)
+        arm, info = rig.rig_object(bpy.context, ob)
+        assert info["swapped_sides"] == (labels is kp)
+        assert not info["faces_away"]
+        text = rig.describe(arm, info)
+        assert "away" not in text and "swapped" not in text, text
+        bpy.data.objects.remove(arm)
+        bpy.data.objects.remove(ob)
+
+
+def test_a_person_facing_away_is_told(bpy, mods, clean_scene, make_person):
+    """The photo showed the person's back: the mesh's feet point away from the camera (+Y)."""
+    from mathutils import Matrix
+    ob, _ = make_person()
+    ob.data.transform(Matrix.Diagonal((1.0, -1.0, 1.0, 1.0)))   # mirror front to back: feet point +Y
+    ob.data.flip_normals()
+    arm, info = mods["rig"].rig_object(bpy.context, ob)
+    assert info["faces_away"]
+    assert "face away from the camera" in mods["rig"].describe(arm, info)
