@@ -95,10 +95,11 @@ def _object_mode(context) -> None:
 def build_armature(context, ob: bpy.types.Object, skel: skeleton.Skeleton, naming: str,
                    floor: float) -> bpy.types.Object:
     """An armature object for ``skel`` (joints in ``ob``'s local frame) with its origin on the floor (local
-    Z ``floor``) under the pelvis, linked beside ``ob``. Its bones get the chosen naming convention."""
+    Z ``floor``) between the feet (under the middle of the ankles), linked beside ``ob``. Its bones get the
+    chosen naming convention. The exports put this origin at the file's origin (see ``export``)."""
     bones = skel.bones(naming)
-    pelvis = skel.joints["pelvis"]
-    root = np.array([pelvis[0], pelvis[1], floor])
+    feet = 0.5 * (skel.joints["ankle_l"] + skel.joints["ankle_r"])
+    root = np.array([feet[0], feet[1], floor])
     name = f"{ob.name} Rig"
     arm_data = bpy.data.armatures.new(name)
     arm_data.display_type = 'OCTAHEDRAL'

@@ -69,6 +69,8 @@ def reimport(bpy, path, fmt):
 def test_export_reimports_with_rig_weights_and_colours(bpy, mods, rigged_person, world_box, tmp_path, target, fmt):
     ob = rigged_person
     lo, hi, _ = world_box(ob)
+    root = np.asarray(mods["rig"].existing_rig(ob).matrix_world.translation)
+    lo, hi = lo - root, hi - root                   # the files' origin is the rig's root, between the feet
     original_colours = np.empty(len(ob.data.vertices) * 4, np.float32)
     ob.data.color_attributes["Col"].data.foreach_get("color", original_colours)
     mean_colour = original_colours.reshape(-1, 4)[:, :3].mean(axis=0)
@@ -133,6 +135,8 @@ def test_posed_rig_exports_its_rest_pose(bpy, mods, rigged_person, world_box, tm
     ob = rigged_person
     arm = mods["rig"].existing_rig(ob)
     lo, hi, _ = world_box(ob)
+    root = np.asarray(arm.matrix_world.translation)
+    lo, hi = lo - root, hi - root
     arm.pose.bones["LeftUpperArm"].rotation_mode = 'XYZ'
     arm.pose.bones["LeftUpperArm"].rotation_euler = (1.0, 0.0, 0.0)
     bpy.context.view_layer.objects.active = arm               # the rig selected works as well as the mesh
@@ -168,3 +172,89 @@ def test_export_needs_a_person(bpy, clean_scene):
     assert not bpy.ops.pifuhd.export.poll()
     bpy.ops.object.empty_add()
     assert not bpy.ops.pifuhd.export.poll()
+
+
+def fbx_root_transforms(bpy, path) -> dict:
+    """{model name: (Lcl Translation, Lcl Rotation, Lcl Scaling)} of the FBX's root nodes (Models connected to
+    the scene root), read with Blender's own FBX parser; a property the file leaves out is its default."""
+    import sys
+    sys.path.insert(0, bpy.utils.system_resource('SCRIPTS') + "/addons_core")
+    from io_scene_fbx import parse_fbx
+    root, _version = parse_fbx.parse(str(path))
+    top = {e.id: e for e in root.elems}
+    models = {}
+    for e in top[b"Objects"].elems:
+        if e.id == b"Model":
+            name = e.props[1].split(b"\x00")[0].decode()
+            values = {b"Lcl Translation": (0.0, 0.0, 0.0), b"Lcl Rotation": (0.0, 0.0, 0.0),
+                      b"Lcl Scaling": (1.0, 1.0, 1.0)}
+            for sub in e.elems:
+                if sub.id == b"Properties70":
+                    for prop in sub.elems:
+                        if prop.props[0] in values:
+                            values[prop.props[0]] = tuple(prop.props[4:7])
+            models[e.props[0]] = (name, values)
+    roots = {}
+    for c in top[b"Connections"].elems:
+        if c.props[0] == b"OO" and c.props[2] == 0 and c.props[1] in models:
+            name, values = models[c.props[1]]
+            roots[name] = tuple(values[k] for k in (b"Lcl Translation", b"Lcl Rotation", b"Lcl Scaling"))
+    return roots
+
+
+def by_position(points, query):
+    """Index of the point nearest each query point, and the distance."""
+    from scipy.spatial import cKDTree
+    dist, index = cKDTree(points).query(query)
+    return index, dist
+
+
+@pytest.mark.parametrize("target, fmt", CASES)
+def test_root_nodes_are_identity_and_the_rig_comes_back(bpy, mods, rigged_person, world_positions, tmp_path,
+                                                        target, fmt):
+    """Wherever the person stands in the scene, every file's root nodes (armature and mesh) have identity
+    transforms, the origin is the rig's root on the floor between the feet, and the bones and weights
+    re-import unchanged (bones at the same places, each vertex's weights by bone name)."""
+    ob = rigged_person
+    rig, skeleton = mods["rig"], mods["skeleton"]
+    arm = rig.existing_rig(ob)
+    arm.location = (1.5, -2.0, 0.0)                              # somewhere else in the scene
+    bpy.context.view_layer.update()
+    to_root = np.asarray(arm.matrix_world.inverted())
+    heads = {b.name: np.asarray(b.head_local) for b in arm.data.bones}
+    names = [b.name for b in arm.data.bones]
+    weights = rig.read_weights(ob, names)
+    pts = world_positions(ob) @ to_root[:3, :3].T + to_root[:3, 3]
+    feet = 0.5 * (heads["LeftFoot"] + heads["RightFoot"])
+    assert np.allclose(feet[:2], 0.0, atol=1e-5) and pts[:, 2].min() == pytest.approx(0.0, abs=1e-4)
+
+    bpy.context.view_layer.objects.active = ob
+    path = tmp_path / ("avatar" + (".glb" if fmt == "GLB" else ".fbx"))
+    assert bpy.ops.pifuhd.export(filepath=str(path), target=target, format=fmt) == {'FINISHED'}
+    if fmt == "GLB":
+        gltf = glb_json(path)
+        roots = [gltf["nodes"][i] for i in gltf["scenes"][gltf.get("scene", 0)]["nodes"]]
+        assert len(roots) >= 1
+        for node in roots:
+            assert "matrix" not in node, node
+            assert np.allclose(node.get("translation", [0, 0, 0]), 0.0, atol=1e-6), node
+            assert np.allclose(node.get("rotation", [0, 0, 0, 1]), [0, 0, 0, 1], atol=1e-6), node
+            assert np.allclose(node.get("scale", [1, 1, 1]), 1.0, atol=1e-6), node
+    else:
+        roots = fbx_root_transforms(bpy, path)
+        assert len(roots) == 2, roots                            # the armature and the mesh
+        for name, (t, r, s) in roots.items():
+            assert np.allclose(t, 0.0, atol=1e-4) and np.allclose(r, 0.0, atol=1e-4), (name, t, r)   # units, degrees
+            assert np.allclose(s, 1.0, atol=1e-6), (name, s)
+
+    arm2, mesh2 = reimport(bpy, path, fmt)
+    world = np.asarray(arm2.matrix_world)
+    heads2 = {b.name: world[:3, :3] @ np.asarray(b.head_local) + world[:3, 3] for b in arm2.data.bones}
+    assert set(heads2) == set(heads)
+    for name, head in heads.items():
+        assert np.abs(heads2[name] - head).max() < 1e-3, (name, head, heads2[name])
+    index, dist = by_position(world_positions(mesh2), pts)
+    assert dist.max() < 1e-3                                     # every vertex back in the same place
+    weights2 = rig.read_weights(mesh2, names)[index]
+    assert np.abs(weights2 - weights).max() < 2e-3               # and weighted the same, bone by bone
+    assert len(skeleton.BONE_NAMES) == len(names)
