@@ -220,7 +220,8 @@ def fbx_global_matrix(options: dict, scene) -> Matrix:
 
 
 @contextmanager
-def _root_frame_copies(context, mesh_ob, arm, data_matrix: Matrix, node_matrix: Matrix, arm_name: str | None):
+def _root_frame_copies(context, mesh_ob, arm, data_matrix: Matrix, node_matrix: Matrix, arm_name: str | None,
+                       parent_mesh: bool = True):
     """Temporary copies of the mesh and armature for export, in the rig's root frame (its origin on the floor
     between the feet), so every root node the exporter writes has an identity transform wherever the person
     stands in the scene.
@@ -229,7 +230,9 @@ def _root_frame_copies(context, mesh_ob, arm, data_matrix: Matrix, node_matrix: 
     whose exporter converts the data itself). ``data_matrix``: applied to the copies' data on top of the
     root frame (the axis conversion, times 100 for Unreal's centimetres). The copies' object matrices are
     ``node_matrix`` inverted, so the exporter writes identity, and the data holds the rest. The mesh copy
-    takes the mesh's name, the armature copy ``arm_name`` (or the rig's name); all are removed afterwards."""
+    takes the mesh's name, the armature copy ``arm_name`` (or the rig's name); all are removed afterwards.
+    ``parent_mesh`` False leaves the mesh copy unparented (skinned by its Armature modifier alone): glTF wants
+    a skinned mesh's node at the root, where no parent transform applies."""
     to_root = arm.matrix_world.inverted() if arm is not None else Matrix.Identity(4)
     undo_nodes = node_matrix.inverted()
     collection = bpy.data.collections.new("PIFuHD export (temporary)")
@@ -251,9 +254,9 @@ def _root_frame_copies(context, mesh_ob, arm, data_matrix: Matrix, node_matrix: 
         made += [mesh_copy, mesh_copy.data]
         mesh_copy.data.transform(data_matrix @ to_root @ mesh_ob.matrix_world)
         collection.objects.link(mesh_copy)
-        mesh_copy.parent = arm_copy
+        mesh_copy.parent = arm_copy if parent_mesh else None
         mesh_copy.matrix_parent_inverse = Matrix.Identity(4)
-        mesh_copy.matrix_basis = undo_nodes if arm_copy is None else Matrix.Identity(4)
+        mesh_copy.matrix_basis = Matrix.Identity(4) if mesh_copy.parent is not None else undo_nodes
         for mod in mesh_copy.modifiers:
             if mod.type == 'ARMATURE':
                 mod.object = arm_copy
@@ -305,7 +308,8 @@ def export_avatar(context, filepath: str, target: str = "UNITY", fmt: str = "AUT
     else:
         nodes = data = Matrix.Identity(4)
     arm_name = UNREAL_ROOT if (fmt == "FBX" and target == "UNREAL") else None
-    with _rest_pose(arm), _root_frame_copies(context, mesh_ob, arm, data, nodes, arm_name) as copies:
+    with _rest_pose(arm), _root_frame_copies(context, mesh_ob, arm, data, nodes, arm_name,
+                                             parent_mesh=fmt == "FBX") as copies:
         run([o for o in copies if o is not None])
     return {"path": path, "format": fmt, "target": target, "rigged": arm is not None, "textured": textured,
             "bytes": os.path.getsize(path)}

@@ -258,3 +258,52 @@ def test_root_nodes_are_identity_and_the_rig_comes_back(bpy, mods, rigged_person
     weights2 = rig.read_weights(mesh2, names)[index]
     assert np.abs(weights2 - weights).max() < 2e-3               # and weighted the same, bone by bone
     assert len(skeleton.BONE_NAMES) == len(names)
+
+
+VALIDATE_JS = """
+const fs = require('fs');
+const validator = require('gltf-validator');
+validator.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])), {maxIssues: 100})
+  .then((report) => console.log(JSON.stringify(report.issues)))
+  .catch((error) => { console.error(String(error)); process.exit(2); });
+"""
+
+
+def gltf_validator_env() -> dict | None:
+    """Environment under which ``node`` can ``require('gltf-validator')`` (the Khronos validator from npm), or
+    None. Looks in $GLTF_VALIDATOR_MODULES (a node_modules folder), $NODE_PATH and npm's global folder."""
+    import os
+    import shutil
+    import subprocess
+    if shutil.which("node") is None:
+        return None
+    folders = [os.environ.get("GLTF_VALIDATOR_MODULES", ""), os.environ.get("NODE_PATH", "")]
+    if shutil.which("npm"):
+        try:
+            folders.append(subprocess.run(["npm", "root", "-g"], capture_output=True, text=True,
+                                          timeout=60).stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    env = dict(os.environ, NODE_PATH=os.pathsep.join(f for f in folders if f))
+    probe = subprocess.run(["node", "-e", "require('gltf-validator')"], env=env, capture_output=True, timeout=60)
+    return env if probe.returncode == 0 else None
+
+
+@pytest.mark.parametrize("target", ["GODOT", "UNREAL"])
+def test_glb_passes_the_khronos_gltf_validator(bpy, rigged_person, tmp_path, target):
+    import subprocess
+    env = gltf_validator_env()
+    if env is None:
+        pytest.skip("the Khronos glTF validator is not installed (npm install gltf-validator; "
+                    "GLTF_VALIDATOR_MODULES=<its node_modules folder>)")
+    path = tmp_path / "avatar.glb"
+    bpy.context.view_layer.objects.active = rigged_person
+    assert bpy.ops.pifuhd.export(filepath=str(path), target=target, format='GLB') == {'FINISHED'}
+    run = subprocess.run(["node", "-e", VALIDATE_JS, str(path)], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    issues = json.loads(run.stdout)
+    errors = [m for m in issues["messages"] if m["severity"] == 0]
+    assert issues["numErrors"] == 0 and not errors, errors
+    # and the skinned mesh's node is a root (glTF ignores a skinned mesh's parent transforms)
+    assert not [m for m in issues["messages"] if m["code"] == "NODE_SKINNED_MESH_NON_ROOT"], issues["messages"]
