@@ -59,7 +59,7 @@ def measure(bpy, package: str, data: dict, method: str) -> list[dict]:
     from mathutils import Matrix, Vector
 
     from training import rig_truth as rt
-    from training.people import moved_parts
+    from training.people import moved_parts, nearest_parts
 
     rig, scene_object = import_module(f"{package}.rig"), import_module(f"{package}.scene_object")
     placement = import_module(f"{package}.paths").load_placement()
@@ -72,7 +72,10 @@ def measure(bpy, package: str, data: dict, method: str) -> list[dict]:
     arm, info = rig.rig_object(bpy.context, ob, weights=method)
     names = [b.name for b in arm.data.bones]
     weights = rig.read_weights(ob, names)
-    accuracy = rt.part_accuracy(weights, names, case.parts)
+    # the rig may have cut the mesh (separated touching parts): label the vertices it has now
+    faces = np.empty(len(ob.data.polygons) * 3, np.int32)
+    ob.data.polygons.foreach_get("vertices", faces)
+    faces = faces.reshape(-1, 3)
 
     def world_positions():
         ev = ob.evaluated_get(bpy.context.evaluated_depsgraph_get())
@@ -84,6 +87,9 @@ def measure(bpy, package: str, data: dict, method: str) -> list[dict]:
         return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
 
     rest = world_positions()
+    cube = ((rest - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER   # the inverse rotation
+    parts = nearest_parts(case.shape, case.frame.to_world(cube))
+    accuracy = rt.part_accuracy(weights, names, parts)
     exact_rest = place.apply(data["exact"]["rest"][0])
     rest_chamfer = rt.chamfer(rest, exact_rest)
     rows = []
@@ -100,12 +106,13 @@ def measure(bpy, package: str, data: dict, method: str) -> list[dict]:
             bpy.context.view_layer.update()
         posed = world_positions()
         exact_posed = place.apply(data["exact"][pose][0])
-        stretch = rt.edge_stretch(rest, posed, case.faces)
+        stretch = rt.edge_stretch(rest, posed, faces)
         rows.append({"pose": pose, "accuracy": accuracy,
-                     "leak": rt.leak(rest, posed, case.parts, moved_parts(turns)),
+                     "leak": rt.leak(rest, posed, parts, moved_parts(turns)),
                      "chamfer_ratio": rt.chamfer(posed, exact_posed) / rest_chamfer,
                      "over2": int((stretch > 2).sum()), "over3": int((stretch > 3).sum()),
                      "worst": float(stretch.max()), "weights": info["weights"]})
+        print("   ", info["weights"], flush=True)
     return rows
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .mesh_smoothing import umbrella_smooth
+
 
 def available() -> bool:
     """Whether the ``xatlas`` package imports in this Python."""
@@ -99,14 +101,4 @@ def smoothed(vertices: np.ndarray, faces: np.ndarray, iterations: int = 10) -> n
     """Vertices [V, 3] after ``iterations`` rounds of halfway-to-the-neighbours averaging (umbrella
     Laplacian): marching-cubes staircase noise makes a chart packer cut hundreds of tiny charts; charts are
     found on the smoothed copy, whose triangles are the same."""
-    v = np.asarray(vertices, dtype=np.float64).copy()
-    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    src = np.r_[f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]]
-    dst = np.r_[f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]]
-    degree = np.bincount(src, minlength=len(v)).astype(np.float64)
-    degree[degree == 0] = 1.0
-    for _ in range(int(iterations)):
-        total = np.zeros_like(v)
-        np.add.at(total, src, v[dst])
-        v = 0.5 * v + 0.5 * total / degree[:, None]
-    return v
+    return umbrella_smooth(vertices, faces, iterations)
