@@ -42,82 +42,9 @@ def prepare(seeds, cache: Path, resolution: int) -> None:
         path = cache / f"{seed}.pkl"
         if path.is_file():
             continue
-        case = rt.reconstruct_case(model, seed, resolution)
-        exact = {"rest": rt.exact_mesh(case.shape, case.frame)}
-        for pose in rt.POSES:
-            exact[pose] = rt.exact_mesh(rt.posed_shape(case, pose), case.frame)
-        with open(path, "wb") as fh:
-            pickle.dump({"case": case, "exact": exact}, fh)
+        case = rt.save_case(model, seed, path, resolution)
         m = case.shape.meta
         print(f"prepared {seed}: {m['pose']}, {m['bottom']}, {len(case.vertices):,} vertices", flush=True)
-
-
-def measure(bpy, package: str, data: dict, method: str) -> list[dict]:
-    """Rig the case with ``method`` and pose it like the generator: one dict of measures per pose."""
-    from importlib import import_module
-
-    from mathutils import Matrix, Vector
-
-    from training import rig_truth as rt
-    from training.people import moved_parts, nearest_parts
-
-    rig, scene_object = import_module(f"{package}.rig"), import_module(f"{package}.scene_object")
-    placement = import_module(f"{package}.paths").load_placement()
-    case = data["case"]
-    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-    bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
-    ob = scene_object.build_person(bpy.context, case.vertices, case.faces, None, name=f"person {case.seed}",
-                                   target_height=case.height_m, provenance={}, keypoints=case.keypoints)
-    _world, place = placement.place_in_scene(case.vertices, case.height_m)
-    arm, info = rig.rig_object(bpy.context, ob, weights=method)
-    names = [b.name for b in arm.data.bones]
-    weights = rig.read_weights(ob, names)
-    # the rig may have cut the mesh (separated touching parts): label the vertices it has now
-    faces = np.empty(len(ob.data.polygons) * 3, np.int32)
-    ob.data.polygons.foreach_get("vertices", faces)
-    faces = faces.reshape(-1, 3)
-
-    def world_positions():
-        ev = ob.evaluated_get(bpy.context.evaluated_depsgraph_get())
-        me = ev.to_mesh()
-        co = np.empty(len(me.vertices) * 3, np.float32)
-        me.vertices.foreach_get("co", co)
-        ev.to_mesh_clear()
-        m = np.asarray(ob.matrix_world)
-        return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
-
-    rest = world_positions()
-    cube = ((rest - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER   # the inverse rotation
-    parts = nearest_parts(case.shape, case.frame.to_world(cube))
-    accuracy = rt.part_accuracy(weights, names, parts)
-    exact_rest = place.apply(data["exact"]["rest"][0])
-    rest_chamfer = rt.chamfer(rest, exact_rest)
-    rows = []
-    for pose, turns in rt.POSES.items():
-        for pb in arm.pose.bones:
-            pb.matrix_basis = Matrix.Identity(4)
-        bpy.context.view_layer.update()
-        for turn in turns:
-            axis = placement.cube_to_blender(rt.axis_in_cube(case.shape, turn.axis)[None])[0]
-            pb = arm.pose.bones[rig_name(arm, rt.bone_for(turn))]
-            head = Vector(pb.head)
-            spin = Matrix.Rotation(np.radians(turn.degrees), 4, Vector(axis.tolist()))
-            pb.matrix = Matrix.Translation(head) @ spin @ Matrix.Translation(-head) @ pb.matrix
-            bpy.context.view_layer.update()
-        posed = world_positions()
-        exact_posed = place.apply(data["exact"][pose][0])
-        stretch = rt.edge_stretch(rest, posed, faces)
-        rows.append({"pose": pose, "accuracy": accuracy,
-                     "leak": rt.leak(rest, posed, parts, moved_parts(turns)),
-                     "chamfer_ratio": rt.chamfer(posed, exact_posed) / rest_chamfer,
-                     "over2": int((stretch > 2).sum()), "over3": int((stretch > 3).sum()),
-                     "worst": float(stretch.max()), "weights": info["weights"]})
-        print("   ", info["weights"], flush=True)
-    return rows
-
-
-def rig_name(arm, humanoid: str) -> str:
-    return humanoid if humanoid in arm.pose.bones else "mixamorig:" + humanoid
 
 
 def main() -> None:
@@ -149,7 +76,7 @@ def main() -> None:
         meta = data["case"].shape.meta
         who = f"{seed} ({meta['pose'].replace('_', ' ')}, {meta['bottom'].replace('_', ' ')})"
         for method in methods:
-            for row in measure(bpy, package, data, method):
+            for row in rt.measure_in_blender(bpy, package, data["case"], data["exact"], method):
                 totals[method].append(row)
                 print(f"| {who} | {method} | {row['pose']} | {100 * row['accuracy']:.1f} % | "
                       f"{100 * row['leak']:.2f} % | {row['chamfer_ratio']:.2f} | {row['over2']} | {row['over3']} | "

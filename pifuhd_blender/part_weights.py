@@ -22,7 +22,7 @@ from .skeleton import limit_and_normalize, segment_distances
 #: Limb bone kinds (the bone name without its side and prefix) -> (radius prior as a share of the height:
 #: lowest, highest) for the capsule that decides which vertices belong to that bone's segment.
 LIMB_RADIUS = {
-    "UpperArm": (0.022, 0.05), "LowerArm": (0.017, 0.04), "Hand": (0.02, 0.04),
+    "UpperArm": (0.022, 0.05), "LowerArm": (0.017, 0.035), "Hand": (0.018, 0.03),
     "UpperLeg": (0.04, 0.065), "LowerLeg": (0.028, 0.06), "Foot": (0.035, 0.07), "Toes": (0.03, 0.05),
 }
 MIXAMO_KIND = {"Arm": "UpperArm", "ForeArm": "LowerArm", "Hand": "Hand", "UpLeg": "UpperLeg", "Leg": "LowerLeg",
