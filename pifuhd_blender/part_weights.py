@@ -28,6 +28,7 @@ LIMB_RADIUS = {
 MIXAMO_KIND = {"Arm": "UpperArm", "ForeArm": "LowerArm", "Hand": "Hand", "UpLeg": "UpperLeg", "Leg": "LowerLeg",
                "Foot": "Foot", "ToeBase": "Toes"}
 CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cloth folds, bumps)
+EXTREMITIES = ("Hand", "Foot", "Toes")
 ROOT_BLEND = 1.5          # torso vertices this many capsule radii from a shoulder or hip joint blend that limb in
 ROOT_JOIN = 2.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
 SMOOTHING = 10            # rounds of weight smoothing over the mesh's edges (a blend a few edges wide)
@@ -77,15 +78,25 @@ def neighbours(names: list[str], parents: list[int | None]) -> list[set[int]]:
     return out
 
 
-def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii: np.ndarray) -> np.ndarray:
+def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii: np.ndarray,
+                 names: list[str] | None = None) -> np.ndarray:
     """Per point: the limb bone whose capsule holds it (the one it is deepest in, relative to the radius), or
-    -1 for points in no limb capsule (torso and head)."""
+    -1 for points in no limb capsule (torso and head). With the bones' ``names``, points whose nearest bone
+    is a hand or foot bone also belong to it within twice its radius (fingers, shoe tips)."""
     d = segment_distances(points, heads, tails)
     limb = radii > 0
     score = np.full(d.shape, np.inf)
     score[:, limb] = d[:, limb] / radii[limb]
     best = score.argmin(axis=1)
-    return np.where(score[np.arange(len(points)), best] <= 1.0, best, -1)
+    best_score = score[np.arange(len(points)), best]
+    # fingers and shoe tips reach past their capsules: a point whose nearest bone is a hand or foot bone
+    # belongs to it within twice its radius
+    nearest = d.argmin(axis=1)
+    extremity = np.zeros(len(radii), bool)
+    if names is not None:
+        extremity = np.array([bone_kind(n)[1] in EXTREMITIES for n in names])
+    reach = extremity[nearest] & (d[np.arange(len(points)), nearest] <= 2.0 * radii[nearest])
+    return np.where(best_score <= 1.0, best, np.where(reach, nearest, -1))
 
 
 def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],

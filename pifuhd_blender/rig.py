@@ -1,10 +1,13 @@
-"""Auto-rig: a humanoid armature for a reconstructed person, skinned with automatic weights
-(``bpy.ops.pifuhd.rig``, and the panel's "Rig" option after a reconstruction).
+"""Auto-rig: a humanoid armature for a reconstructed person, skinned (``bpy.ops.pifuhd.rig``, and the
+panel's "Rig" option after a reconstruction).
 
 The joints come from :mod:`.skeleton` (photo keypoints lifted into the mesh, with fallbacks); this module
-builds the armature (edit bones), parents the mesh with Blender's automatic weights (bone heat), repairs
-what bone heat leaves unweighted with distance-to-bone weights computed in numpy, limits every vertex to
-``max_influences`` bones and normalises its weights to sum to 1 (what game engines expect).
+builds the armature (edit bones) and skins the mesh. Default: body-part weights (:mod:`.part_weights`), after
+cutting the mesh where parts that are not joined in the skeleton touch (:mod:`.part_split`: a hand on a hip,
+an arm against the torso), measured against exact re-posed truth in ``benchmarks/bench_rig.py``. Options:
+Blender's automatic weights (bone heat; what it leaves unweighted gets distance-to-bone weights), or
+distance weights only. Every vertex ends with at most ``max_influences`` bones, weights summing to 1 (what
+game engines expect).
 
 Re-rigging an object replaces the rig this add-on made for it before.
 """
@@ -27,8 +30,8 @@ NAMING_ITEMS = [
                          "animations and tools that expect them)"),
 ]
 WEIGHT_ITEMS = [
-    ("AUTO", "Automatic", "Blender's automatic weights (bone heat); vertices it cannot weight get distance "
-                          "weights"),
+    ("AUTO", "Bone Heat", "Blender's automatic weights (bone heat); vertices it cannot weight get distance "
+                          "weights. Spreads along the surface: a hand resting on a hip drags the hip along"),
     ("NEAREST", "Distance", "Weights by distance to the bones only (fast; for meshes where automatic weights "
                             "fail or take too long)"),
     ("PARTS", "Body Parts", "Each vertex belongs to a limb segment only inside that limb's measured thickness, "
@@ -237,7 +240,7 @@ def _separate_parts(ob: bpy.types.Object, verts: np.ndarray, tris: np.ndarray, h
     if len(me.loops) != 3 * len(me.polygons) or len(me.uv_layers) or me.shape_keys is not None:
         return verts, None, 0
     radii = part_weights.limb_radii(verts, heads, tails, order, height)
-    part = part_weights.assign_parts(verts, heads, tails, radii)
+    part = part_weights.assign_parts(verts, heads, tails, radii, order)
     limb = radii > 0
 
     def joined(a: int, b: int, at: int) -> bool:
@@ -257,7 +260,7 @@ def _separate_parts(ob: bpy.types.Object, verts: np.ndarray, tris: np.ndarray, h
 
 
 def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_keypoints: bool = True,
-               weights: str = "AUTO", max_influences: int = 4, min_confidence: float = 0.3,
+               weights: str = "PARTS", max_influences: int = 4, min_confidence: float = 0.3,
                separate_parts: bool = True) -> tuple[bpy.types.Object, dict]:
     """Rig the mesh object ``ob``: returns (armature object, info). Raises :class:`RigError`.
 
@@ -372,7 +375,11 @@ class PIFUHD_OT_rig(PersonOperator, bpy.types.Operator):
 
     naming: EnumProperty(name="Naming", items=NAMING_ITEMS, default="HUMANOID",
                          description="Bone names: Unity/Godot Humanoid, or Mixamo's")
-    weights: EnumProperty(name="Weights", items=WEIGHT_ITEMS, default="AUTO")
+    weights: EnumProperty(name="Weights", items=WEIGHT_ITEMS, default="PARTS")
+    separate_parts: BoolProperty(name="Separate Touching Parts", default=True,
+                                 description="With Body Parts weights: cut the mesh where a hand rests on a hip, "
+                                             "an arm lies against the torso or the legs touch, and close each "
+                                             "side, so each part moves on its own (changes the mesh)")
     use_keypoints: BoolProperty(name="Use Photo Keypoints", default=True,
                                 description="Place the joints from the photo's body keypoints when the object "
                                             "has them (else from the mesh's proportions)")
@@ -386,7 +393,7 @@ class PIFUHD_OT_rig(PersonOperator, bpy.types.Operator):
         try:
             arm, info = rig_object(context, ob, naming=self.naming, use_keypoints=self.use_keypoints,
                                    weights=self.weights, max_influences=self.max_influences,
-                                   min_confidence=self.min_confidence)
+                                   min_confidence=self.min_confidence, separate_parts=self.separate_parts)
         except RigError as err:
             self.report({'ERROR'}, str(err))
             return {'CANCELLED'}

@@ -202,13 +202,6 @@ def fbx_root_transforms(bpy, path) -> dict:
     return roots
 
 
-def by_position(points, query):
-    """Index of the point nearest each query point, and the distance."""
-    from scipy.spatial import cKDTree
-    dist, index = cKDTree(points).query(query)
-    return index, dist
-
-
 @pytest.mark.parametrize("target, fmt", CASES)
 def test_root_nodes_are_identity_and_the_rig_comes_back(bpy, mods, rigged_person, world_positions, tmp_path,
                                                         target, fmt):
@@ -253,10 +246,15 @@ def test_root_nodes_are_identity_and_the_rig_comes_back(bpy, mods, rigged_person
     assert set(heads2) == set(heads)
     for name, head in heads.items():
         assert np.abs(heads2[name] - head).max() < 1e-3, (name, head, heads2[name])
-    index, dist = by_position(world_positions(mesh2), pts)
-    assert dist.max() < 1e-3                                     # every vertex back in the same place
-    weights2 = rig.read_weights(mesh2, names)[index]
-    assert np.abs(weights2 - weights).max() < 2e-3               # and weighted the same, bone by bone
+    # every vertex back in the same place, weighted the same bone by bone (the rig's separation of touching
+    # parts leaves pairs of vertices at one place with different weights: any of the nearest few may match)
+    from scipy.spatial import cKDTree
+    dist, index = cKDTree(world_positions(mesh2)).query(pts, k=4)
+    assert dist[:, 0].max() < 1e-3
+    weights2 = rig.read_weights(mesh2, names)
+    differs = np.abs(weights2[index] - weights[:, None, :]).max(axis=2)
+    differs[dist > 1e-3] = np.inf
+    assert differs.min(axis=1).max() < 2e-3
     assert len(skeleton.BONE_NAMES) == len(names)
 
 

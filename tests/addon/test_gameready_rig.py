@@ -75,14 +75,15 @@ def test_mixamo_naming(bpy, mods, person):
     assert {g.name for g in ob.vertex_groups} == set(sk.MIXAMO_NAMES.values())
 
 
-def test_every_vertex_is_weighted_and_weights_sum_to_one(bpy, mods, person):
+@pytest.mark.parametrize("weights, how", [("PARTS", "body parts"), ("AUTO", "automatic")])
+def test_every_vertex_is_weighted_and_weights_sum_to_one(bpy, mods, person, weights, how):
     ob, _ = person
-    arm = rigged(bpy, mods, ob)
+    arm = rigged(bpy, mods, ob, weights=weights)
     names, w = weights_of(mods, ob, arm)
     assert w.shape == (len(ob.data.vertices), 22)
     assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
     assert (w > 0).sum(axis=1).max() <= 4                       # game engines: 4 bones per vertex
-    assert ob[mods["rig"].WEIGHTS_TAG] == "automatic"           # bone heat worked on this clean mesh
+    assert ob[mods["rig"].WEIGHTS_TAG].startswith(how)          # (bone heat works on this clean mesh)
     assert sum(m.type == 'ARMATURE' and m.object == arm for m in ob.modifiers) == 1
 
 
@@ -117,7 +118,8 @@ def test_posing_the_upper_arm_moves_the_hand_and_not_the_opposite_foot(bpy, mods
     pose_bone.rotation_mode = 'XYZ'
     pose_bone.rotation_euler = (math.radians(45.0), 0.0, 0.0)      # swing the arm forward by 45 degrees
     bpy.context.view_layer.update()
-    moved = np.linalg.norm(world_positions(ob) - rest, axis=1)
+    # the rig may have separated touching parts (the legs): copies follow the original vertices, in order
+    moved = np.linalg.norm(world_positions(ob) - rest, axis=1)[:len(cube)]
     # shoulder to hand is ~0.55 m here: a 45 degree swing moves the hand by ~0.4 m
     assert moved[near_hand].min() > 0.2, moved[near_hand].min()
     assert moved[opposite_foot].max() < 1e-6
@@ -162,7 +164,7 @@ def test_no_keypoints_uses_the_mesh_proportions(bpy, mods, clean_scene, make_per
 def test_failed_automatic_weights_fall_back_to_distance_weights(bpy, mods, person, monkeypatch):
     ob, _ = person
     monkeypatch.setattr(mods["rig"], "_auto_weights", lambda context, ob, arm: False)   # bone heat errored
-    arm = rigged(bpy, mods, ob)
+    arm = rigged(bpy, mods, ob, weights='AUTO')
     _names, w = weights_of(mods, ob, arm)
     assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
     assert ob[mods["rig"].WEIGHTS_TAG].startswith("distance")
@@ -182,7 +184,7 @@ def test_bones_left_empty_by_bone_heat_are_repaired(bpy, mods, person, monkeypat
         return ok
 
     monkeypatch.setattr(mods["rig"], "_auto_weights", partly_failing)
-    arm = rigged(bpy, mods, ob)
+    arm = rigged(bpy, mods, ob, weights='AUTO')
     names, w = weights_of(mods, ob, arm)
     assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
     assert w[:, names.index("LeftHand")].sum() > 20
