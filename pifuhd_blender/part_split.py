@@ -120,6 +120,23 @@ def boundary_loops(faces: np.ndarray) -> list[list[int]]:
             at = following
             if at not in nxt:          # an open chain (cannot happen on a mesh that was closed)
                 break
-        if len(loop) >= 3:
-            loops.append(loop)
+        loops += [piece for piece in _simple_loops(loop) if len(piece) >= 3]
     return loops
+
+
+def _simple_loops(loop: list[int]) -> list[list[int]]:
+    """A loop that passes a vertex twice (two holes meeting at a point) as loops that do not: a fan over the
+    whole would put two spokes on that vertex."""
+    out, stack, seen = [], [], {}
+    for vertex in loop:
+        if vertex in seen:
+            start = seen[vertex]
+            out.append(stack[start:])
+            for gone in stack[start + 1:]:
+                del seen[gone]
+            stack = stack[:start + 1]
+        else:
+            seen[vertex] = len(stack)
+            stack.append(vertex)
+    out.append(stack)
+    return out

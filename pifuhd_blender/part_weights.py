@@ -23,8 +23,11 @@ from .skeleton import limit_and_normalize, segment_distances
 #: lowest, highest) for the capsule that decides which vertices belong to that bone's segment.
 LIMB_RADIUS = {
     "UpperArm": (0.022, 0.05), "LowerArm": (0.017, 0.035), "Hand": (0.018, 0.03),
-    "UpperLeg": (0.04, 0.065), "LowerLeg": (0.028, 0.06), "Foot": (0.035, 0.07), "Toes": (0.03, 0.05),
+    "UpperLeg": (0.04, 0.1), "LowerLeg": (0.028, 0.07), "Foot": (0.035, 0.07), "Toes": (0.03, 0.05),
 }
+#: Highest leg radius (share of the height) where a skirt or dress joins the legs (see :func:`skirted`): the
+#: garment belongs to the hips, not the legs inside it.
+SKIRTED_RADIUS = {"UpperLeg": 0.06, "LowerLeg": 0.045}
 MIXAMO_KIND = {"Arm": "UpperArm", "ForeArm": "LowerArm", "Hand": "Hand", "UpLeg": "UpperLeg", "Leg": "LowerLeg",
                "Foot": "Foot", "ToeBase": "Toes"}
 CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cloth folds, bumps)
@@ -47,11 +50,35 @@ def bone_kind(name: str) -> tuple[str, str]:
     return "", base
 
 
+def skirted(vertices: np.ndarray, faces: np.ndarray, left: tuple[np.ndarray, np.ndarray],
+            right: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether a garment joins the two leg segments ``left`` and ``right`` ((head, tail) each, Z up, the
+    camera along +Y): at most heights along them, the line of sight halfway between the legs runs through
+    the mesh's interior for at least half as long as the one through a leg (a skirt or dress), where
+    trousers, or legs apart, leave a gap."""
+    from .skeleton import DepthProbe
+
+    probe = DepthProbe(vertices, faces)
+    jitter = np.array([0.7548776662e-6, 0.5698402910e-6])
+
+    def inside(x: float, z: float) -> float:
+        return sum(b - a for a, b in probe.intervals(x + jitter[0], z + jitter[1]))
+
+    votes = []
+    for t in (0.3, 0.5, 0.7):
+        pl, pr = left[0] + t * (left[1] - left[0]), right[0] + t * (right[1] - right[0])
+        mid = 0.5 * (pl + pr)
+        through_leg = max(inside(pl[0], pl[2]), inside(pr[0], pr[2]))
+        votes.append(through_leg > 0 and inside(mid[0], mid[2]) >= 0.5 * through_leg)
+    return sum(votes) >= 2
+
+
 def limb_radii(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
-               height: float) -> np.ndarray:
+               height: float, caps: dict[str, float] | None = None) -> np.ndarray:
     """Capsule radius [B] (metres) per bone; 0 for torso and head bones. The limb's own radius is the 30th
     percentile distance from the bone's middle stretch to the vertices nearest it there, kept between the
-    kind's bounds (:data:`LIMB_RADIUS` times ``height``), then grown by :data:`CAPSULE_GROWTH`."""
+    kind's bounds (:data:`LIMB_RADIUS` times ``height``; ``caps`` replaces upper bounds by kind, e.g.
+    :data:`SKIRTED_RADIUS`), then grown by :data:`CAPSULE_GROWTH`."""
     radii = np.zeros(len(names))
     d = segment_distances(points, heads, tails)
     nearest = d.argmin(axis=1)
@@ -59,7 +86,9 @@ def limb_radii(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: 
         kind = bone_kind(name)[1]
         if kind not in LIMB_RADIUS:
             continue
-        lo, hi = (share * height for share in LIMB_RADIUS[kind])
+        lo, hi = LIMB_RADIUS[kind]
+        hi = (caps or {}).get(kind, hi)
+        lo, hi = lo * height, hi * height
         a, ab = heads[b], tails[b] - heads[b]
         t = ((points - a) @ ab) / max(float(ab @ ab), 1e-18)
         near = (nearest == b) & (t > 0.2) & (t < 0.8) & (d[:, b] < 2.0 * hi)
@@ -82,20 +111,23 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
                  names: list[str] | None = None) -> np.ndarray:
     """Per point: the limb bone whose capsule holds it (the one it is deepest in, relative to the radius), or
     -1 for points in no limb capsule (torso and head). With the bones' ``names``, points whose nearest bone
-    is a hand or foot bone also belong to it within twice its radius (fingers, shoe tips)."""
+    is a hand or foot bone also belong to it within twice its radius on its outer half (fingers, shoe tips)."""
     d = segment_distances(points, heads, tails)
     limb = radii > 0
     score = np.full(d.shape, np.inf)
     score[:, limb] = d[:, limb] / radii[limb]
     best = score.argmin(axis=1)
     best_score = score[np.arange(len(points)), best]
-    # fingers and shoe tips reach past their capsules: a point whose nearest bone is a hand or foot bone
-    # belongs to it within twice its radius
+    # fingers and shoe tips reach past their capsules: a point whose nearest bone is a hand or foot bone, on
+    # its outer half, belongs to it within twice its radius
     nearest = d.argmin(axis=1)
     extremity = np.zeros(len(radii), bool)
     if names is not None:
         extremity = np.array([bone_kind(n)[1] in EXTREMITIES for n in names])
-    reach = extremity[nearest] & (d[np.arange(len(points)), nearest] <= 2.0 * radii[nearest])
+    ab = tails[nearest] - heads[nearest]
+    along = np.einsum("ij,ij->i", points - heads[nearest], ab) / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-18)
+    reach = (extremity[nearest] & (along > 0.5)            # past the middle, towards the tips: not beside it
+             & (d[np.arange(len(points)), nearest] <= 2.0 * radii[nearest]))
     return np.where(best_score <= 1.0, best, np.where(reach, nearest, -1))
 
 

@@ -230,8 +230,25 @@ def _replace_geometry(me: bpy.types.Mesh, verts: np.ndarray, faces: np.ndarray, 
     me.validate()
 
 
+def _leg_caps(verts: np.ndarray, tris: np.ndarray, heads: np.ndarray, tails: np.ndarray, order: list[str]
+              ) -> dict[str, float]:
+    """Smaller leg capsules for each leg segment a skirt or dress joins (see ``part_weights.skirted``)."""
+    caps = {}
+    for kind in ("UpperLeg", "LowerLeg"):
+        ends = {}
+        for side in ("Left", "Right"):
+            name = next((n for n in order if part_weights.bone_kind(n) == (side, kind)), None)
+            if name is None:
+                return caps
+            b = order.index(name)
+            ends[side] = (heads[b], tails[b])
+        if part_weights.skirted(verts, tris, ends["Left"], ends["Right"]):
+            caps[kind] = part_weights.SKIRTED_RADIUS[kind]
+    return caps
+
+
 def _separate_parts(ob: bpy.types.Object, verts: np.ndarray, tris: np.ndarray, heads: np.ndarray,
-                    tails: np.ndarray, order: list[str], parents: list, height: float
+                    tails: np.ndarray, order: list[str], parents: list, radii: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray | None, int]:
     """Cut the mesh where body parts that are not joined touch and close each side (see ``part_split``).
     Returns (vertices, the vertices' body parts or None, how many vertices were split); the mesh is left
@@ -239,7 +256,6 @@ def _separate_parts(ob: bpy.types.Object, verts: np.ndarray, tris: np.ndarray, h
     me = ob.data
     if len(me.loops) != 3 * len(me.polygons) or len(me.uv_layers) or me.shape_keys is not None:
         return verts, None, 0
-    radii = part_weights.limb_radii(verts, heads, tails, order, height)
     part = part_weights.assign_parts(verts, heads, tails, radii, order)
     limb = radii > 0
 
@@ -301,12 +317,14 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
         bones = [b for b in arm.data.bones if b.name in names]
         parents = [order.index(b.parent.name) if b.parent is not None and b.parent.name in order else None
                    for b in bones]
+        caps = _leg_caps(verts, tris, heads, tails, order)
+        radii = part_weights.limb_radii(verts, heads, tails, order, skel.height, caps)
         part = None
         if separate_parts:
-            verts, part, separated = _separate_parts(ob, verts, tris, heads, tails, order, parents, skel.height)
+            verts, part, separated = _separate_parts(ob, verts, tris, heads, tails, order, parents, radii)
         w = part_weights.part_weights(verts, heads, tails, order, parents, height=skel.height,
                                       falloff=FALLOFF * skel.height, max_influences=max_influences, part=part,
-                                      faces=_mesh_arrays(ob.data)[1])
+                                      radii=radii, faces=_mesh_arrays(ob.data)[1])
         how = "body parts" + (f", touching parts separated ({separated} vertices split)" if separated else "")
     elif auto_ok:
         w = read_weights(ob, order)

@@ -101,3 +101,20 @@ def test_umbrella_smoothing_spreads_but_keeps_constants():
     spike[0] = 1.0
     out = umbrella_smooth(spike, f, 3)
     assert out[0] < 1.0 and (out > 0).sum() > 4 and out.sum() == pytest.approx(1.0, rel=0.5)
+
+
+def test_a_skirt_is_told_from_trousers():
+    """Two legs apart (trousers) against one wide box round both (a skirt), by looking through the middle."""
+    left = (np.array([0.1, 0.0, 0.9]), np.array([0.1, 0.0, 0.5]))
+    right = (np.array([-0.1, 0.0, 0.9]), np.array([-0.1, 0.0, 0.5]))
+    lv, lf = box_grid((0.04, -0.06, 0.4), (0.16, 0.06, 1.0), 4)
+    rv, rf = box_grid((-0.16, -0.06, 0.4), (-0.04, 0.06, 1.0), 4)
+    legs_v, legs_f = np.r_[lv, rv], np.r_[lf, rf + len(lv)]
+    assert not part_weights.skirted(legs_v, legs_f, left, right)
+    sv, sf = box_grid((-0.2, -0.1, 0.4), (0.2, 0.1, 1.0), 6)
+    assert part_weights.skirted(sv, sf, left, right)
+
+
+def test_a_rim_through_one_vertex_twice_is_closed_as_two_holes():
+    assert part_split._simple_loops([1, 2, 3, 1, 4, 5]) == [[1, 2, 3], [1, 4, 5]]
+    assert part_split._simple_loops([1, 2, 3, 4]) == [[1, 2, 3, 4]]
