@@ -13,8 +13,8 @@ Presets (see :func:`fbx_options` and :func:`gltf_options`):
   scaling with the unit scale applied, so the file is in metres with UnitScaleFactor 100 and Unity imports
   it at scale 1 with no scale on any node; no leaf bones; Y primary / X secondary bone axes (Blender's).
 - FBX for Unreal: centimetres throughout, as Epic's own "Send to Unreal" add-on writes them: the data is
-  scaled by 100 with scale factor 1 (UnitScaleFactor 1 = cm), so no node carries a scale; Z up and Y forward (Blender's axes, what Send to Unreal uses); no leaf bones;
-  Y primary / X secondary bone axes; the armature node is named ``root``, which Unreal imports as the root
+  scaled by 100 with scale factor 1 (UnitScaleFactor 1 = cm), so no node carries a scale; Z up and Y forward
+  (Blender's axes, what Send to Unreal uses); no leaf bones; Y primary / X secondary bone axes; the armature node is named ``root``, which Unreal imports as the root
   bone at the feet (as its Mannequin has), with ``Hips`` below it.
 
 Every preset exports temporary copies of the mesh and the armature expressed in the rig's root frame (its

@@ -111,23 +111,24 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
                  names: list[str] | None = None) -> np.ndarray:
     """Per point: the limb bone whose capsule holds it (the one it is deepest in, relative to the radius), or
     -1 for points in no limb capsule (torso and head). With the bones' ``names``, points whose nearest bone
-    is a hand or foot bone also belong to it within twice its radius on its outer half (fingers, shoe tips)."""
+    is a hand or foot bone also belong to it within twice its radius when the torso's bones are much farther
+    (fingers, shoe tips; not the hip a hand rests on)."""
     d = segment_distances(points, heads, tails)
     limb = radii > 0
     score = np.full(d.shape, np.inf)
     score[:, limb] = d[:, limb] / radii[limb]
     best = score.argmin(axis=1)
     best_score = score[np.arange(len(points)), best]
-    # fingers and shoe tips reach past their capsules: a point whose nearest bone is a hand or foot bone, on
-    # its outer half, belongs to it within twice its radius
+    # fingers and shoe tips reach past their capsules: a point whose nearest bone is a hand or foot bone
+    # belongs to it within twice its radius, unless it is near the torso too (a hip under a resting hand)
     nearest = d.argmin(axis=1)
     extremity = np.zeros(len(radii), bool)
     if names is not None:
         extremity = np.array([bone_kind(n)[1] in EXTREMITIES for n in names])
-    ab = tails[nearest] - heads[nearest]
-    along = np.einsum("ij,ij->i", points - heads[nearest], ab) / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-18)
-    reach = (extremity[nearest] & (along > 0.5)            # past the middle, towards the tips: not beside it
-             & (d[np.arange(len(points)), nearest] <= 2.0 * radii[nearest]))
+    d_near = d[np.arange(len(points)), nearest]
+    d_torso = d[:, ~limb].min(axis=1) if (~limb).any() else np.full(len(points), np.inf)
+    reach = (extremity[nearest] & (d_near <= 2.0 * radii[nearest])
+             & (d_near < 0.35 * d_torso))                  # not a hip the hand rests on: far from the torso
     return np.where(best_score <= 1.0, best, np.where(reach, nearest, -1))
 
 
