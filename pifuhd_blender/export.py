@@ -12,11 +12,16 @@ Presets (see :func:`fbx_options` and :func:`gltf_options`):
 - FBX for Unity (and Godot): -Z forward, Y up (the FBX convention; the person faces Unity's +Z), "FBX All"
   scaling with the unit scale applied, so the file is in metres with UnitScaleFactor 100 and Unity imports
   it at scale 1 with no scale on any node; no leaf bones; Y primary / X secondary bone axes (Blender's).
-- FBX for Unreal: centimetres throughout, as Epic's own "Send to Unreal" add-on writes them: the mesh and
-  armature are exported from temporary copies scaled by 100 with scale factor 1 (UnitScaleFactor 1 = cm),
-  so no node carries a scale; Z up and Y forward (Blender's axes, what Send to Unreal uses); no leaf bones;
-  Y primary / X secondary bone axes; the armature node is named ``root``, which Unreal imports as the root
+- FBX for Unreal: centimetres throughout, as Epic's own "Send to Unreal" add-on writes them: the data is
+  scaled by 100 with scale factor 1 (UnitScaleFactor 1 = cm), so no node carries a scale; Z up and Y forward
+  (Blender's axes, what Send to Unreal uses); no leaf bones; Y primary / X secondary bone axes; the armature node is named ``root``, which Unreal imports as the root
   bone at the feet (as its Mannequin has), with ``Hips`` below it.
+
+Every preset exports temporary copies of the mesh and the armature expressed in the rig's root frame (its
+origin on the floor between the feet), with the FBX axis conversion (and Unreal's centimetres) applied to
+their data rather than to the nodes: the root nodes (armature, and the mesh) carry identity transforms in
+every file, wherever the person stands in the scene (Blender's own ``bake_space_transform`` does this for
+meshes only, not armatures).
 
 Option names are those of Blender 4.2, 4.5 and 5.0; any option an exporter does not know is left out.
 """
@@ -27,6 +32,7 @@ from contextlib import contextmanager
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
+from bpy_extras.io_utils import axis_conversion
 from mathutils import Matrix
 
 from . import bake, rig, scene_object
@@ -162,14 +168,24 @@ def _rest_pose(arm):
         arm.data.pose_position = saved
 
 
+def _blocks_of(block):
+    """The ``bpy.data`` collection ``block`` lives in (objects, meshes or armatures)."""
+    for kind, blocks in ((bpy.types.Object, bpy.data.objects), (bpy.types.Mesh, bpy.data.meshes),
+                         (bpy.types.Armature, bpy.data.armatures)):
+        if isinstance(block, kind):
+            return blocks
+    raise TypeError(f"cannot rename {block!r}")
+
+
 @contextmanager
 def _renamed(renames: list):
-    """Give each object in ``renames`` [(object, name)] exactly that name for the duration; objects that held
-    those names are renamed meanwhile. Everything gets its old name back afterwards."""
+    """Give each data-block in ``renames`` [(object, mesh or armature, name)] exactly that name for the
+    duration; blocks that held those names are renamed meanwhile. Everything gets its old name back
+    afterwards."""
     saved = []
     try:
         for obj, name in renames:
-            holder = bpy.data.objects.get(name)
+            holder = _blocks_of(obj).get(name)
             if holder is obj:
                 continue
             if holder is not None:
@@ -185,11 +201,40 @@ def _renamed(renames: list):
             obj.name = name
 
 
+def fbx_global_matrix(options: dict, scene) -> Matrix:
+    """The matrix Blender's FBX exporter applies to every root node (axis conversion and scale, as its
+    ``save_single`` builds it from these options); meshes and armatures below it keep their local data."""
+    axes = axis_conversion(to_forward=options.get("axis_forward", '-Z'), to_up=options.get("axis_up", 'Y')).to_4x4()
+    scale = options.get("global_scale", 1.0)
+    mode = options.get("apply_scale_options", 'FBX_SCALE_NONE')
+    unit = 100.0
+    if options.get("apply_unit_scale", True) and scene.unit_settings.system != 'NONE':
+        unit *= scene.unit_settings.scale_length
+    if mode == 'FBX_SCALE_NONE':
+        return Matrix.Scale(unit * scale, 4) @ axes
+    if mode == 'FBX_SCALE_UNITS':
+        return Matrix.Scale(scale, 4) @ axes
+    if mode == 'FBX_SCALE_CUSTOM':
+        return Matrix.Scale(unit, 4) @ axes
+    return axes
+
+
 @contextmanager
-def _centimetre_copies(context, mesh_ob, arm):
-    """Temporary copies of the mesh and armature with their data scaled to centimetres (the Unreal preset),
-    the mesh copy under the mesh's name and the armature copy named ``root``; removed afterwards."""
-    scale, inv = Matrix.Scale(CM, 4), Matrix.Scale(1.0 / CM, 4)
+def _root_frame_copies(context, mesh_ob, arm, data_matrix: Matrix, node_matrix: Matrix, arm_name: str | None,
+                       parent_mesh: bool = True):
+    """Temporary copies of the mesh and armature for export, in the rig's root frame (its origin on the floor
+    between the feet), so every root node the exporter writes has an identity transform wherever the person
+    stands in the scene.
+
+    ``node_matrix``: the exporter's root-node matrix (FBX axis conversion and scale; identity for glTF,
+    whose exporter converts the data itself). ``data_matrix``: applied to the copies' data on top of the
+    root frame (the axis conversion, times 100 for Unreal's centimetres). The copies' object matrices are
+    ``node_matrix`` inverted, so the exporter writes identity, and the data holds the rest. The mesh copy
+    takes the mesh's name, the armature copy ``arm_name`` (or the rig's name); all are removed afterwards.
+    ``parent_mesh`` False leaves the mesh copy unparented (skinned by its Armature modifier alone): glTF wants
+    a skinned mesh's node at the root, where no parent transform applies."""
+    to_root = arm.matrix_world.inverted() if arm is not None else Matrix.Identity(4)
+    undo_nodes = node_matrix.inverted()
     collection = bpy.data.collections.new("PIFuHD export (temporary)")
     context.scene.collection.children.link(collection)
     made = []
@@ -200,24 +245,25 @@ def _centimetre_copies(context, mesh_ob, arm):
             arm_copy.data = arm.data.copy()
             made += [arm_copy, arm_copy.data]
             arm_copy.animation_data_clear()
-            arm_copy.data.transform(scale)
+            arm_copy.data.transform(data_matrix)
             collection.objects.link(arm_copy)
             arm_copy.parent = None
-            arm_copy.matrix_world = scale @ arm.matrix_world @ inv
+            arm_copy.matrix_world = undo_nodes
         mesh_copy = mesh_ob.copy()
         mesh_copy.data = mesh_ob.data.copy()
         made += [mesh_copy, mesh_copy.data]
-        mesh_copy.data.transform(scale)
+        mesh_copy.data.transform(data_matrix @ to_root @ mesh_ob.matrix_world)
         collection.objects.link(mesh_copy)
-        world = scale @ mesh_ob.matrix_world @ inv
-        mesh_copy.parent = arm_copy
+        mesh_copy.parent = arm_copy if parent_mesh else None
         mesh_copy.matrix_parent_inverse = Matrix.Identity(4)
-        mesh_copy.matrix_basis = world if arm_copy is None else arm_copy.matrix_world.inverted() @ world
+        mesh_copy.matrix_basis = Matrix.Identity(4) if mesh_copy.parent is not None else undo_nodes
         for mod in mesh_copy.modifiers:
             if mod.type == 'ARMATURE':
                 mod.object = arm_copy
         context.view_layer.update()
-        renames = [(mesh_copy, mesh_ob.name)] + ([(arm_copy, UNREAL_ROOT)] if arm_copy is not None else [])
+        renames = [(mesh_copy, mesh_ob.name), (mesh_copy.data, mesh_ob.data.name)]   # glTF names meshes by data
+        if arm_copy is not None:
+            renames += [(arm_copy, arm_name or arm.name), (arm_copy.data, arm.data.name)]
         with _renamed(renames):
             yield mesh_copy, arm_copy
     finally:
@@ -255,12 +301,16 @@ def export_avatar(context, filepath: str, target: str = "UNITY", fmt: str = "AUT
         if result != {'FINISHED'} or not os.path.isfile(path):
             raise ExportError(f"The {fmt} exporter did not write {path} ({result}).")
 
-    with _rest_pose(arm):
-        if fmt == "FBX" and target == "UNREAL":
-            with _centimetre_copies(context, mesh_ob, arm) as (mesh_copy, arm_copy):
-                run([o for o in (mesh_copy, arm_copy) if o is not None])
-        else:
-            run([o for o in (mesh_ob, arm) if o is not None])
+    if fmt == "FBX":
+        nodes = fbx_global_matrix(options, context.scene)
+        scale = CM if target == "UNREAL" else 1.0
+        data = nodes @ Matrix.Scale(scale / nodes.median_scale, 4)
+    else:
+        nodes = data = Matrix.Identity(4)
+    arm_name = UNREAL_ROOT if (fmt == "FBX" and target == "UNREAL") else None
+    with _rest_pose(arm), _root_frame_copies(context, mesh_ob, arm, data, nodes, arm_name,
+                                             parent_mesh=fmt == "FBX") as copies:
+        run([o for o in copies if o is not None])
     return {"path": path, "format": fmt, "target": target, "rigged": arm is not None, "textured": textured,
             "bytes": os.path.getsize(path)}
 

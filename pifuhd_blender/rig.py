@@ -1,10 +1,13 @@
-"""Auto-rig: a humanoid armature for a reconstructed person, skinned with automatic weights
-(``bpy.ops.pifuhd.rig``, and the panel's "Rig" option after a reconstruction).
+"""Auto-rig: a humanoid armature for a reconstructed person, skinned (``bpy.ops.pifuhd.rig``, and the
+panel's "Rig" option after a reconstruction).
 
 The joints come from :mod:`.skeleton` (photo keypoints lifted into the mesh, with fallbacks); this module
-builds the armature (edit bones), parents the mesh with Blender's automatic weights (bone heat), repairs
-what bone heat leaves unweighted with distance-to-bone weights computed in numpy, limits every vertex to
-``max_influences`` bones and normalises its weights to sum to 1 (what game engines expect).
+builds the armature (edit bones) and skins the mesh. Default: body-part weights (:mod:`.part_weights`), after
+cutting the mesh where parts that are not joined in the skeleton touch (:mod:`.part_split`: a hand on a hip,
+an arm against the torso), measured against exact re-posed truth in ``benchmarks/bench_rig.py``. Options:
+Blender's automatic weights (bone heat; what it leaves unweighted gets distance-to-bone weights), or
+distance weights only. Every vertex ends with at most ``max_influences`` bones, weights summing to 1 (what
+game engines expect).
 
 Re-rigging an object replaces the rig this add-on made for it before.
 """
@@ -15,7 +18,7 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 from mathutils import Matrix, Vector
 
-from . import scene_object, skeleton
+from . import part_split, part_weights, scene_object, skeleton
 from .person import PersonOperator
 
 RIG_TAG = "pifuhd_rig"            # on the armature object: the naming convention used
@@ -27,10 +30,13 @@ NAMING_ITEMS = [
                          "animations and tools that expect them)"),
 ]
 WEIGHT_ITEMS = [
-    ("AUTO", "Automatic", "Blender's automatic weights (bone heat); vertices it cannot weight get distance "
-                          "weights"),
+    ("AUTO", "Bone Heat", "Blender's automatic weights (bone heat); vertices it cannot weight get distance "
+                          "weights. Spreads along the surface: a hand resting on a hip drags the hip along"),
     ("NEAREST", "Distance", "Weights by distance to the bones only (fast; for meshes where automatic weights "
                             "fail or take too long)"),
+    ("PARTS", "Body Parts", "Each vertex belongs to a limb segment only inside that limb's measured thickness, "
+                            "else to the torso: hands on hips, arms against the torso and skirts do not drag "
+                            "the wrong part along"),
 ]
 MAX_AUTO_VERTICES = 250_000   # bone heat gets slow beyond this (about 15 s at 200k vertices): use distance weights
 FALLOFF = 0.03                # distance weights blend between bones within ~3% of the height
@@ -95,10 +101,11 @@ def _object_mode(context) -> None:
 def build_armature(context, ob: bpy.types.Object, skel: skeleton.Skeleton, naming: str,
                    floor: float) -> bpy.types.Object:
     """An armature object for ``skel`` (joints in ``ob``'s local frame) with its origin on the floor (local
-    Z ``floor``) under the pelvis, linked beside ``ob``. Its bones get the chosen naming convention."""
+    Z ``floor``) between the feet (under the middle of the ankles), linked beside ``ob``. Its bones get the
+    chosen naming convention. The exports put this origin at the file's origin (see ``export``)."""
     bones = skel.bones(naming)
-    pelvis = skel.joints["pelvis"]
-    root = np.array([pelvis[0], pelvis[1], floor])
+    feet = 0.5 * (skel.joints["ankle_l"] + skel.joints["ankle_r"])
+    root = np.array([feet[0], feet[1], floor])
     name = f"{ob.name} Rig"
     arm_data = bpy.data.armatures.new(name)
     arm_data.display_type = 'OCTAHEDRAL'
@@ -183,10 +190,98 @@ def write_weights(ob: bpy.types.Object, names: list[str], weights: np.ndarray) -
             vg.add([int(i)], float(column[i]), 'REPLACE')
 
 
+def _replace_geometry(me: bpy.types.Mesh, verts: np.ndarray, faces: np.ndarray, source: np.ndarray) -> None:
+    """Give the triangle mesh ``me`` new vertices [V, 3] and triangles [F, 3]; point-domain attributes (the
+    vertex colours) are carried over from each new vertex's ``source`` vertex, smooth shading kept."""
+    saved = []
+    for attr in me.attributes:
+        if attr.domain == 'POINT' and not attr.name.startswith(".") and attr.name != "position":
+            width = {'FLOAT_COLOR': 4, 'BYTE_COLOR': 4, 'FLOAT_VECTOR': 3, 'FLOAT2': 2}.get(attr.data_type, 1)
+            key = "color" if attr.data_type in ('FLOAT_COLOR', 'BYTE_COLOR') else (
+                "vector" if width > 1 else "value")
+            data = np.empty(len(attr.data) * width, np.float32 if attr.data_type not in ('INT', 'BOOLEAN',
+                                                                                            'INT8') else np.int32)
+            try:
+                attr.data.foreach_get(key, data)
+            except (TypeError, AttributeError):
+                continue
+            saved.append((attr.name, attr.data_type, key, width, data.reshape(-1, width)))
+    colours = me.color_attributes
+    active = colours.active_color.name if colours.active_color is not None else None
+    render = colours[colours.render_color_index].name if 0 <= colours.render_color_index < len(colours) else None
+    smooth = bool(me.polygons[0].use_smooth) if len(me.polygons) else False
+    me.clear_geometry()
+    me.vertices.add(len(verts))
+    me.vertices.foreach_set("co", np.asarray(verts, np.float32).ravel())
+    me.loops.add(len(faces) * 3)
+    me.loops.foreach_set("vertex_index", np.asarray(faces, np.int32).ravel())
+    me.polygons.add(len(faces))
+    me.polygons.foreach_set("loop_start", np.arange(len(faces), dtype=np.int32) * 3)
+    me.polygons.foreach_set("use_smooth", np.full(len(faces), smooth))
+    for name, data_type, key, width, data in saved:
+        attr = me.attributes.get(name) or me.attributes.new(name, data_type, 'POINT')
+        attr.data.foreach_set(key, data[source].ravel())
+    for i, attr in enumerate(colours):
+        if attr.name == active:
+            colours.active_color_index = i
+        if attr.name == render:
+            colours.render_color_index = i
+    me.update()
+    me.validate()
+
+
+def _leg_caps(verts: np.ndarray, tris: np.ndarray, heads: np.ndarray, tails: np.ndarray, order: list[str]
+              ) -> dict[str, float]:
+    """Smaller leg capsules for each leg segment a skirt or dress joins (see ``part_weights.skirted``)."""
+    caps = {}
+    for kind in ("UpperLeg", "LowerLeg"):
+        ends = {}
+        for side in ("Left", "Right"):
+            name = next((n for n in order if part_weights.bone_kind(n) == (side, kind)), None)
+            if name is None:
+                return caps
+            b = order.index(name)
+            ends[side] = (heads[b], tails[b])
+        if part_weights.skirted(verts, tris, ends["Left"], ends["Right"]):
+            caps[kind] = part_weights.SKIRTED_RADIUS[kind]
+    return caps
+
+
+def _separate_parts(ob: bpy.types.Object, verts: np.ndarray, tris: np.ndarray, heads: np.ndarray,
+                    tails: np.ndarray, order: list[str], parents: list, radii: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Cut the mesh where body parts that are not joined touch and close each side (see ``part_split``).
+    Returns (vertices, the vertices' body parts or None, how many vertices were split); the mesh is left
+    alone when it has faces other than triangles, UV maps or shape keys (their data could not follow)."""
+    me = ob.data
+    if len(me.loops) != 3 * len(me.polygons) or len(me.uv_layers) or me.shape_keys is not None:
+        return verts, None, 0
+    part = part_weights.assign_parts(verts, heads, tails, radii, order)
+    limb = radii > 0
+
+    def joined(a: int, b: int, at: int) -> bool:
+        if a == b:
+            return True
+        if a < 0 or b < 0:               # the torso and a limb: joined around the limb's root joint only
+            bone = max(a, b)             # (an arm lying against the torso, a thigh against a skirt: cut)
+            root = parents[bone] is not None and not limb[parents[bone]]
+            return root and np.linalg.norm(verts[at] - heads[bone]) < part_weights.ROOT_JOIN * radii[bone]
+        return parents[a] == b or parents[b] == a
+
+    new_v, new_f, source, new_part = part_split.split_parts(verts, tris, part, joined)
+    if len(new_f) == len(tris):
+        return verts, new_part, 0
+    _replace_geometry(me, new_v, new_f, source)
+    return new_v.astype(np.float32), new_part, int(len(new_v) - len(verts))
+
+
 def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_keypoints: bool = True,
-               weights: str = "AUTO", max_influences: int = 4,
-               min_confidence: float = 0.3) -> tuple[bpy.types.Object, dict]:
-    """Rig the mesh object ``ob``: returns (armature object, info). Raises :class:`RigError`."""
+               weights: str = "PARTS", max_influences: int = 4, min_confidence: float = 0.3,
+               separate_parts: bool = True) -> tuple[bpy.types.Object, dict]:
+    """Rig the mesh object ``ob``: returns (armature object, info). Raises :class:`RigError`.
+
+    ``separate_parts`` (with the 'PARTS' weights): cut the mesh where parts that are not joined in the
+    skeleton touch (a hand on a hip) and close each side, so each moves on its own (changes the mesh)."""
     if ob is None or ob.type != 'MESH':
         raise RigError("Select the reconstructed person (a mesh object) first.")
     if len(ob.data.vertices) < 8 or len(ob.data.polygons) < 4:
@@ -217,7 +312,21 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
     nearest = skeleton.nearest_bone_weights(verts, heads, tails, falloff=FALLOFF * skel.height,
                                             max_influences=max_influences)
     repaired = 0
-    if auto_ok:
+    separated = 0
+    if method == 'PARTS':
+        bones = [b for b in arm.data.bones if b.name in names]
+        parents = [order.index(b.parent.name) if b.parent is not None and b.parent.name in order else None
+                   for b in bones]
+        caps = _leg_caps(verts, tris, heads, tails, order)
+        radii = part_weights.limb_radii(verts, heads, tails, order, skel.height, caps)
+        part = None
+        if separate_parts:
+            verts, part, separated = _separate_parts(ob, verts, tris, heads, tails, order, parents, radii)
+        w = part_weights.part_weights(verts, heads, tails, order, parents, height=skel.height,
+                                      falloff=FALLOFF * skel.height, max_influences=max_influences, part=part,
+                                      radii=radii, faces=_mesh_arrays(ob.data)[1])
+        how = "body parts" + (f", touching parts separated ({separated} vertices split)" if separated else "")
+    elif auto_ok:
         w = read_weights(ob, order)
         unweighted = w.sum(axis=1) <= 1e-6
         # bone heat that failed for a bone leaves it (nearly) empty: give its region distance weights
@@ -255,7 +364,8 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
     ob.select_set(True)
     context.view_layer.objects.active = ob
     info = {"bones": len(order), "weights": how, "repaired": repaired, "fallbacks": skel.fallbacks,
-            "keypoints": keypoints is not None, "swapped_sides": skel.swapped_sides}
+            "separated": separated,
+            "keypoints": keypoints is not None, "swapped_sides": skel.swapped_sides, "faces_away": skel.faces_away}
     return arm, info
 
 
@@ -265,8 +375,11 @@ def describe(arm: bpy.types.Object, info: dict) -> str:
         text += "; no photo keypoints, so the joints follow the mesh's proportions"
     elif info["fallbacks"]:
         text += f"; estimated from the mesh: {', '.join(info['fallbacks'])}"
-    if info.get("swapped_sides"):
-        text += "; the photo's left and right were swapped (the person seemed to face away)"
+    if info.get("faces_away"):
+        # only then: the detector's left/right labels are swapped for every featureless front face too, and
+        # the rig corrects those silently (the mesh always faces the camera)
+        text += ("; the person seems to face away from the camera (the feet point away), so the rig's front "
+                 "is their back")
     return text + "."
 
 
@@ -280,7 +393,11 @@ class PIFUHD_OT_rig(PersonOperator, bpy.types.Operator):
 
     naming: EnumProperty(name="Naming", items=NAMING_ITEMS, default="HUMANOID",
                          description="Bone names: Unity/Godot Humanoid, or Mixamo's")
-    weights: EnumProperty(name="Weights", items=WEIGHT_ITEMS, default="AUTO")
+    weights: EnumProperty(name="Weights", items=WEIGHT_ITEMS, default="PARTS")
+    separate_parts: BoolProperty(name="Separate Touching Parts", default=True,
+                                 description="With Body Parts weights: cut the mesh where a hand rests on a hip, "
+                                             "an arm lies against the torso or the legs touch, and close each "
+                                             "side, so each part moves on its own (changes the mesh)")
     use_keypoints: BoolProperty(name="Use Photo Keypoints", default=True,
                                 description="Place the joints from the photo's body keypoints when the object "
                                             "has them (else from the mesh's proportions)")
@@ -294,7 +411,7 @@ class PIFUHD_OT_rig(PersonOperator, bpy.types.Operator):
         try:
             arm, info = rig_object(context, ob, naming=self.naming, use_keypoints=self.use_keypoints,
                                    weights=self.weights, max_influences=self.max_influences,
-                                   min_confidence=self.min_confidence)
+                                   min_confidence=self.min_confidence, separate_parts=self.separate_parts)
         except RigError as err:
             self.report({'ERROR'}, str(err))
             return {'CANCELLED'}

@@ -87,6 +87,7 @@ class Skeleton:
     sources: dict[str, str] = field(default_factory=dict)   # BODY_25 name -> 'keypoint' | 'mirrored' | 'proportions'
     height: float = 0.0
     swapped_sides: bool = False   # the detector's left/right labels were the wrong way round and were swapped
+    faces_away: bool = False      # the feet point away from the camera (+Y): the photo showed the person's back
 
     def bones(self, naming: str = "HUMANOID") -> list[tuple[str, str | None, np.ndarray, np.ndarray, bool]]:
         """(name, parent name, head, tail, connected) per bone, in the chosen naming, parents first."""
@@ -345,7 +346,26 @@ def estimate_skeleton(vertices: np.ndarray, faces: np.ndarray, keypoints: np.nda
         j["hip_" + side], j["knee_" + side], j["ankle_" + side] = hip, knee, ankle
         j["ball_" + side], j["toe_" + side] = _foot(body, ankle, +1 if s == "L" else -1)
     _fix_degenerate(j, h)
-    return Skeleton(joints=j, sources=sources, height=h, swapped_sides=swapped)
+    away = _feet_point_away(body, j["ankle_l"], j["ankle_r"])
+    return Skeleton(joints=j, sources=sources, height=h, swapped_sides=swapped, faces_away=away)
+
+
+def _feet_point_away(body: _Body, *ankles: np.ndarray) -> bool:
+    """Whether the feet reach further behind the ankles (+Y) than in front of them: the person faced away
+    from the camera. A pose detector swaps its left/right labels for people it takes to face away, which it
+    also does for front views with a featureless face, so the labels cannot tell; the feet can. False when
+    no foot is found below an ankle (nothing to tell by)."""
+    v, h = body.v, body.height
+    lead = 0.0
+    for ankle in ankles:
+        near = np.abs(v[:, 0] - ankle[0]) < 0.06 * h
+        foot = v[near & (v[:, 2] < ankle[2])]
+        shin = v[near & (v[:, 2] > ankle[2] + 0.02 * h) & (v[:, 2] < ankle[2] + 0.06 * h)]
+        if len(foot) < 4 or len(shin) < 4:
+            return False
+        middle = 0.5 * (shin[:, 1].min() + shin[:, 1].max())    # the leg's axis above the ankle
+        lead += (foot[:, 1].max() - middle) - (middle - foot[:, 1].min())
+    return lead > 0.03 * h
 
 
 def _fix_degenerate(j: dict[str, np.ndarray], height: float) -> None:

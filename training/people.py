@@ -1,4 +1,6 @@
-"""Seeded sampler of synthetic clothed people (body frame: metres, y up, facing +z; see ``bodies.py``).
+"""Seeded sampler of synthetic clothed people (body frame: metres, y up, facing +z; see ``bodies.py``), and
+the same person re-posed (:func:`repose`: limb segments turned about their joints) with every surface point's
+true body part (:func:`nearest_parts`), the exact truth the rig benchmark measures against.
 
 ``sample_person(seed)`` draws proportions (child to tall adult, slim to heavy), a pose (arms down,
 A-pose, T-pose, hands on hips, walking), a slight turn of the whole body, garments that change the
@@ -246,6 +248,102 @@ def sample_person(seed: int) -> Shape:
     }
     shape = Shape(parts, blend={"skin": 0.03 * H, "top": 0.02 * H, "bottom": 0.02 * H, "shoes": 0.01 * H,
                                 "hair": 0.02 * H}, turn=turn)
+    joints = {}
+    for side, (S, E, W) in arms.items():
+        joints.update({f"shoulder{side:+.0f}": S, f"elbow{side:+.0f}": E, f"wrist{side:+.0f}": W})
+    for side, (Hp, K, A) in legs.items():
+        joints.update({f"hip{side:+.0f}": Hp, f"knee{side:+.0f}": K, f"ankle{side:+.0f}": A})
     shape.meta = {"seed": int(seed), "height_m": H, "girth": g, "pose": pose, "top": top, "bottom": bottom,
-                  "hair": hair, "turn_deg": float(np.degrees(turn)), "colours": colours}
+                  "hair": hair, "turn_deg": float(np.degrees(turn)), "colours": colours,
+                  "joints": {k: tuple(float(c) for c in p) for k, p in joints.items()}}
     return shape
+
+
+# ------------------------------------------------------------------------------------------ re-posing
+
+#: Limb segments, their parts (name prefixes, followed by the side "+1" = the person's left or "-1") and the
+#: joint each turns about; a chain's segments in order from the torso out.
+SEGMENTS = {
+    "upper_arm": (("upper_arm", "sleeve_up"), "shoulder"), "forearm": (("forearm", "sleeve_fo"), "elbow"),
+    "hand": (("hand",), "wrist"), "thigh": (("thigh", "leg_up"), "hip"), "shin": (("shin", "leg_lo"), "knee"),
+    "foot": (("foot", "shoe"), "ankle"),
+}
+CHAINS = (("upper_arm", "forearm", "hand"), ("thigh", "shin", "foot"))
+_JOINTS_BELOW = {"shoulder": ("elbow", "wrist"), "elbow": ("wrist",), "wrist": (), "hip": ("knee", "ankle"),
+                 "knee": ("ankle",), "ankle": ()}
+
+
+@dataclass(frozen=True)
+class JointTurn:
+    """A rotation of one limb segment and everything below it in its chain, about the segment's joint:
+    ``segment`` a key of :data:`SEGMENTS`, ``side`` +1 (the person's left, +x) or -1, ``axis`` in the body
+    frame (normalised here), ``degrees`` by the right-hand rule."""
+
+    segment: str
+    side: int
+    axis: tuple[float, float, float]
+    degrees: float
+
+
+def body_part(part_name: str) -> str:
+    """The body part a primitive belongs to: ``"<segment><side>"`` (e.g. ``"forearm+1"``) for limb parts,
+    ``"head"`` (head, neck, hair) or ``"torso"`` (everything else: chest, belly, pelvis, shoulders, tops,
+    skirt, dress)."""
+    for segment, (prefixes, _joint) in SEGMENTS.items():
+        for prefix in prefixes:
+            if part_name.startswith(prefix) and part_name[len(prefix):] in ("+1", "-1"):
+                return segment + part_name[len(prefix):]
+    if part_name in ("head", "neck") or part_name.startswith("hair"):
+        return "head"
+    return "torso"
+
+
+def moved_parts(turns) -> set[str]:
+    """The body parts (see :func:`body_part`) that ``turns`` move."""
+    out = set()
+    for t in turns:
+        chain = next(c for c in CHAINS if t.segment in c)
+        out |= {f"{s}{t.side:+d}" for s in chain[chain.index(t.segment):]}
+    return out
+
+
+def repose(shape: Shape, turns) -> Shape:
+    """The same person in another pose: each :class:`JointTurn` in ``turns`` (applied in order) rotates its
+    segment's parts and those below it in the chain rigidly about the joint (limb parts are round cones: both
+    ends turn, radii stay). The torso, head, skirt and dress do not move. ``meta['joints']`` follows; the
+    person's look (sizes, garments, colours, turn) is unchanged. ``shape`` itself is not modified."""
+    parts = list(shape.parts)
+    joints = {k: np.array(v, dtype=np.float64) for k, v in shape.meta["joints"].items()}
+    for t in turns:
+        chain = next(c for c in CHAINS if t.segment in c)
+        moving = {f"{s}{t.side:+d}" for s in chain[chain.index(t.segment):]}
+        joint_name = SEGMENTS[t.segment][1]
+        pivot = joints[f"{joint_name}{t.side:+d}"]
+        axis, angle = _unit(np.asarray(t.axis, dtype=np.float64)), np.radians(t.degrees)
+
+        def turn(p: np.ndarray) -> np.ndarray:
+            return pivot + _rotate(np.asarray(p, dtype=np.float64) - pivot, axis, angle)
+
+        for i, part in enumerate(parts):
+            if body_part(part.name) in moving:
+                prim = part.prim
+                if not isinstance(prim, RoundCone):
+                    raise TypeError(f"cannot turn the {type(prim).__name__} part {part.name}")
+                parts[i] = Part(part.name, part.group, RoundCone(turn(prim.a), turn(prim.b), prim.ra, prim.rb))
+        for below in _JOINTS_BELOW[joint_name]:
+            key = f"{below}{t.side:+d}"
+            joints[key] = turn(joints[key])
+    out = Shape(parts, blend=dict(shape.blend), turn=shape.turn)
+    out.meta = dict(shape.meta)
+    out.meta["joints"] = {k: tuple(float(c) for c in p) for k, p in joints.items()}
+    out.meta["turns"] = tuple(turns)
+    return out
+
+
+def nearest_parts(shape: Shape, p_world: np.ndarray) -> list[str]:
+    """The body part (see :func:`body_part`) whose primitive surface is nearest each world point [N, 3]: the
+    part with the smallest implicit value (outer garments win over the skin below them)."""
+    p = shape.to_body(np.asarray(p_world, dtype=np.float64).reshape(-1, 3))
+    values = np.stack([part.prim(p) for part in shape.parts])
+    names = [body_part(part.name) for part in shape.parts]
+    return [names[i] for i in np.argmin(values, axis=0)]

@@ -69,6 +69,8 @@ def reimport(bpy, path, fmt):
 def test_export_reimports_with_rig_weights_and_colours(bpy, mods, rigged_person, world_box, tmp_path, target, fmt):
     ob = rigged_person
     lo, hi, _ = world_box(ob)
+    root = np.asarray(mods["rig"].existing_rig(ob).matrix_world.translation)
+    lo, hi = lo - root, hi - root                   # the files' origin is the rig's root, between the feet
     original_colours = np.empty(len(ob.data.vertices) * 4, np.float32)
     ob.data.color_attributes["Col"].data.foreach_get("color", original_colours)
     mean_colour = original_colours.reshape(-1, 4)[:, :3].mean(axis=0)
@@ -133,6 +135,8 @@ def test_posed_rig_exports_its_rest_pose(bpy, mods, rigged_person, world_box, tm
     ob = rigged_person
     arm = mods["rig"].existing_rig(ob)
     lo, hi, _ = world_box(ob)
+    root = np.asarray(arm.matrix_world.translation)
+    lo, hi = lo - root, hi - root
     arm.pose.bones["LeftUpperArm"].rotation_mode = 'XYZ'
     arm.pose.bones["LeftUpperArm"].rotation_euler = (1.0, 0.0, 0.0)
     bpy.context.view_layer.objects.active = arm               # the rig selected works as well as the mesh
@@ -168,3 +172,136 @@ def test_export_needs_a_person(bpy, clean_scene):
     assert not bpy.ops.pifuhd.export.poll()
     bpy.ops.object.empty_add()
     assert not bpy.ops.pifuhd.export.poll()
+
+
+def fbx_root_transforms(bpy, path) -> dict:
+    """{model name: (Lcl Translation, Lcl Rotation, Lcl Scaling)} of the FBX's root nodes (Models connected to
+    the scene root), read with Blender's own FBX parser; a property the file leaves out is its default."""
+    import sys
+    sys.path.insert(0, bpy.utils.system_resource('SCRIPTS') + "/addons_core")
+    from io_scene_fbx import parse_fbx
+    root, _version = parse_fbx.parse(str(path))
+    top = {e.id: e for e in root.elems}
+    models = {}
+    for e in top[b"Objects"].elems:
+        if e.id == b"Model":
+            name = e.props[1].split(b"\x00")[0].decode()
+            values = {b"Lcl Translation": (0.0, 0.0, 0.0), b"Lcl Rotation": (0.0, 0.0, 0.0),
+                      b"Lcl Scaling": (1.0, 1.0, 1.0)}
+            for sub in e.elems:
+                if sub.id == b"Properties70":
+                    for prop in sub.elems:
+                        if prop.props[0] in values:
+                            values[prop.props[0]] = tuple(prop.props[4:7])
+            models[e.props[0]] = (name, values)
+    roots = {}
+    for c in top[b"Connections"].elems:
+        if c.props[0] == b"OO" and c.props[2] == 0 and c.props[1] in models:
+            name, values = models[c.props[1]]
+            roots[name] = tuple(values[k] for k in (b"Lcl Translation", b"Lcl Rotation", b"Lcl Scaling"))
+    return roots
+
+
+@pytest.mark.parametrize("target, fmt", CASES)
+def test_root_nodes_are_identity_and_the_rig_comes_back(bpy, mods, rigged_person, world_positions, tmp_path,
+                                                        target, fmt):
+    """Wherever the person stands in the scene, every file's root nodes (armature and mesh) have identity
+    transforms, the origin is the rig's root on the floor between the feet, and the bones and weights
+    re-import unchanged (bones at the same places, each vertex's weights by bone name)."""
+    ob = rigged_person
+    rig, skeleton = mods["rig"], mods["skeleton"]
+    arm = rig.existing_rig(ob)
+    arm.location = (1.5, -2.0, 0.0)                              # somewhere else in the scene
+    bpy.context.view_layer.update()
+    to_root = np.asarray(arm.matrix_world.inverted())
+    heads = {b.name: np.asarray(b.head_local) for b in arm.data.bones}
+    names = [b.name for b in arm.data.bones]
+    weights = rig.read_weights(ob, names)
+    pts = world_positions(ob) @ to_root[:3, :3].T + to_root[:3, 3]
+    feet = 0.5 * (heads["LeftFoot"] + heads["RightFoot"])
+    assert np.allclose(feet[:2], 0.0, atol=1e-5) and pts[:, 2].min() == pytest.approx(0.0, abs=1e-4)
+
+    bpy.context.view_layer.objects.active = ob
+    path = tmp_path / ("avatar" + (".glb" if fmt == "GLB" else ".fbx"))
+    assert bpy.ops.pifuhd.export(filepath=str(path), target=target, format=fmt) == {'FINISHED'}
+    if fmt == "GLB":
+        gltf = glb_json(path)
+        roots = [gltf["nodes"][i] for i in gltf["scenes"][gltf.get("scene", 0)]["nodes"]]
+        assert len(roots) >= 1
+        for node in roots:
+            assert "matrix" not in node, node
+            assert np.allclose(node.get("translation", [0, 0, 0]), 0.0, atol=1e-6), node
+            assert np.allclose(node.get("rotation", [0, 0, 0, 1]), [0, 0, 0, 1], atol=1e-6), node
+            assert np.allclose(node.get("scale", [1, 1, 1]), 1.0, atol=1e-6), node
+    else:
+        roots = fbx_root_transforms(bpy, path)
+        assert len(roots) == 2, roots                            # the armature and the mesh
+        for name, (t, r, s) in roots.items():
+            assert np.allclose(t, 0.0, atol=1e-4) and np.allclose(r, 0.0, atol=1e-4), (name, t, r)   # units, degrees
+            assert np.allclose(s, 1.0, atol=1e-6), (name, s)
+
+    arm2, mesh2 = reimport(bpy, path, fmt)
+    world = np.asarray(arm2.matrix_world)
+    heads2 = {b.name: world[:3, :3] @ np.asarray(b.head_local) + world[:3, 3] for b in arm2.data.bones}
+    assert set(heads2) == set(heads)
+    for name, head in heads.items():
+        assert np.abs(heads2[name] - head).max() < 1e-3, (name, head, heads2[name])
+    # every vertex back in the same place, weighted the same bone by bone (the rig's separation of touching
+    # parts leaves pairs of vertices at one place with different weights: any of the nearest few may match)
+    from scipy.spatial import cKDTree
+    dist, index = cKDTree(world_positions(mesh2)).query(pts, k=4)
+    assert dist[:, 0].max() < 1e-3
+    weights2 = rig.read_weights(mesh2, names)
+    differs = np.abs(weights2[index] - weights[:, None, :]).max(axis=2)
+    differs[dist > 1e-3] = np.inf
+    assert differs.min(axis=1).max() < 2e-3
+    assert len(skeleton.BONE_NAMES) == len(names)
+
+
+VALIDATE_JS = """
+const fs = require('fs');
+const validator = require('gltf-validator');
+validator.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])), {maxIssues: 100})
+  .then((report) => console.log(JSON.stringify(report.issues)))
+  .catch((error) => { console.error(String(error)); process.exit(2); });
+"""
+
+
+def gltf_validator_env() -> dict | None:
+    """Environment under which ``node`` can ``require('gltf-validator')`` (the Khronos validator from npm), or
+    None. Looks in $GLTF_VALIDATOR_MODULES (a node_modules folder), $NODE_PATH and npm's global folder."""
+    import os
+    import shutil
+    import subprocess
+    if shutil.which("node") is None:
+        return None
+    folders = [os.environ.get("GLTF_VALIDATOR_MODULES", ""), os.environ.get("NODE_PATH", "")]
+    if shutil.which("npm"):
+        try:
+            folders.append(subprocess.run(["npm", "root", "-g"], capture_output=True, text=True,
+                                          timeout=60).stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    env = dict(os.environ, NODE_PATH=os.pathsep.join(f for f in folders if f))
+    probe = subprocess.run(["node", "-e", "require('gltf-validator')"], env=env, capture_output=True, timeout=60)
+    return env if probe.returncode == 0 else None
+
+
+@pytest.mark.parametrize("target", ["GODOT", "UNREAL"])
+def test_glb_passes_the_khronos_gltf_validator(bpy, rigged_person, tmp_path, target):
+    import subprocess
+    env = gltf_validator_env()
+    if env is None:
+        pytest.skip("the Khronos glTF validator is not installed (npm install gltf-validator; "
+                    "GLTF_VALIDATOR_MODULES=<its node_modules folder>)")
+    path = tmp_path / "avatar.glb"
+    bpy.context.view_layer.objects.active = rigged_person
+    assert bpy.ops.pifuhd.export(filepath=str(path), target=target, format='GLB') == {'FINISHED'}
+    run = subprocess.run(["node", "-e", VALIDATE_JS, str(path)], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    issues = json.loads(run.stdout)
+    errors = [m for m in issues["messages"] if m["severity"] == 0]
+    assert issues["numErrors"] == 0 and not errors, errors
+    # and the skinned mesh's node is a root (glTF ignores a skinned mesh's parent transforms)
+    assert not [m for m in issues["messages"] if m["code"] == "NODE_SKINNED_MESH_NON_ROOT"], issues["messages"]

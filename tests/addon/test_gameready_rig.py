@@ -75,14 +75,15 @@ def test_mixamo_naming(bpy, mods, person):
     assert {g.name for g in ob.vertex_groups} == set(sk.MIXAMO_NAMES.values())
 
 
-def test_every_vertex_is_weighted_and_weights_sum_to_one(bpy, mods, person):
+@pytest.mark.parametrize("weights, how", [("PARTS", "body parts"), ("AUTO", "automatic")])
+def test_every_vertex_is_weighted_and_weights_sum_to_one(bpy, mods, person, weights, how):
     ob, _ = person
-    arm = rigged(bpy, mods, ob)
+    arm = rigged(bpy, mods, ob, weights=weights)
     names, w = weights_of(mods, ob, arm)
     assert w.shape == (len(ob.data.vertices), 22)
     assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
     assert (w > 0).sum(axis=1).max() <= 4                       # game engines: 4 bones per vertex
-    assert ob[mods["rig"].WEIGHTS_TAG] == "automatic"           # bone heat worked on this clean mesh
+    assert ob[mods["rig"].WEIGHTS_TAG].startswith(how)          # (bone heat works on this clean mesh)
     assert sum(m.type == 'ARMATURE' and m.object == arm for m in ob.modifiers) == 1
 
 
@@ -117,7 +118,8 @@ def test_posing_the_upper_arm_moves_the_hand_and_not_the_opposite_foot(bpy, mods
     pose_bone.rotation_mode = 'XYZ'
     pose_bone.rotation_euler = (math.radians(45.0), 0.0, 0.0)      # swing the arm forward by 45 degrees
     bpy.context.view_layer.update()
-    moved = np.linalg.norm(world_positions(ob) - rest, axis=1)
+    # the rig may have separated touching parts (the legs): copies follow the original vertices, in order
+    moved = np.linalg.norm(world_positions(ob) - rest, axis=1)[:len(cube)]
     # shoulder to hand is ~0.55 m here: a 45 degree swing moves the hand by ~0.4 m
     assert moved[near_hand].min() > 0.2, moved[near_hand].min()
     assert moved[opposite_foot].max() < 1e-6
@@ -162,7 +164,7 @@ def test_no_keypoints_uses_the_mesh_proportions(bpy, mods, clean_scene, make_per
 def test_failed_automatic_weights_fall_back_to_distance_weights(bpy, mods, person, monkeypatch):
     ob, _ = person
     monkeypatch.setattr(mods["rig"], "_auto_weights", lambda context, ob, arm: False)   # bone heat errored
-    arm = rigged(bpy, mods, ob)
+    arm = rigged(bpy, mods, ob, weights='AUTO')
     _names, w = weights_of(mods, ob, arm)
     assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
     assert ob[mods["rig"].WEIGHTS_TAG].startswith("distance")
@@ -182,7 +184,7 @@ def test_bones_left_empty_by_bone_heat_are_repaired(bpy, mods, person, monkeypat
         return ok
 
     monkeypatch.setattr(mods["rig"], "_auto_weights", partly_failing)
-    arm = rigged(bpy, mods, ob)
+    arm = rigged(bpy, mods, ob, weights='AUTO')
     names, w = weights_of(mods, ob, arm)
     assert np.allclose(w.sum(axis=1), 1.0, atol=1e-4)
     assert w[:, names.index("LeftHand")].sum() > 20
@@ -228,3 +230,34 @@ def test_left_and_right_swapped_by_the_detector_are_put_back(bpy, mods, clean_sc
     head = {b.name: m[:3, :3] @ np.asarray(b.head_local) + m[:3, 3] for b in arm.data.bones}
     assert head["LeftHand"][0] > 0.4 and head["RightHand"][0] < -0.4
     assert head["LeftUpperLeg"][0] > 0 > head["RightUpperLeg"][0]
+
+
+def test_detector_labels_swapped_on_a_front_view_are_fixed_silently(bpy, mods, clean_scene, make_person,
+                                                                    analytic_person):
+    """Featureless front faces make the detector swap its left/right labels: the rig corrects them, and the
+    message says nothing about the person facing away (the feet point at the camera)."""
+    sk, rig = mods["skeleton"], mods["rig"]
+    kp = analytic_person["keypoints"].copy()
+    for name, i in sk.KP.items():
+        if name.startswith("L"):
+            kp[[i, sk.KP[sk.MIRROR[name]]]] = kp[[sk.KP[sk.MIRROR[name]], i]]
+    for labels in (kp, analytic_person["keypoints"]):
+        ob, _ = make_person(keypoints=labels)
+        arm, info = rig.rig_object(bpy.context, ob)
+        assert info["swapped_sides"] == (labels is kp)
+        assert not info["faces_away"]
+        text = rig.describe(arm, info)
+        assert "away" not in text and "swapped" not in text, text
+        bpy.data.objects.remove(arm)
+        bpy.data.objects.remove(ob)
+
+
+def test_a_person_facing_away_is_told(bpy, mods, clean_scene, make_person):
+    """The photo showed the person's back: the mesh's feet point away from the camera (+Y)."""
+    from mathutils import Matrix
+    ob, _ = make_person()
+    ob.data.transform(Matrix.Diagonal((1.0, -1.0, 1.0, 1.0)))   # mirror front to back: feet point +Y
+    ob.data.flip_normals()
+    arm, info = mods["rig"].rig_object(bpy.context, ob)
+    assert info["faces_away"]
+    assert "face away from the camera" in mods["rig"].describe(arm, info)

@@ -1,0 +1,142 @@
+"""Separating fused body parts, without bpy: cut a closed triangle mesh where two parts that are not joined
+in the skeleton touch (a hand on a hip, an arm against the torso, two legs, a shin under a skirt's hem), and
+close each side, so every part moves on its own and the mesh stays closed.
+
+Parts are per vertex (any integer label, e.g. the limb bone a vertex belongs to, -1 for the torso); a face
+takes the label most of its corners have. A vertex whose faces carry labels that are not joined (directly
+or through other labels at that vertex) is split into one copy per group of joined labels, which opens the
+contact into one hole per side; every hole is then closed with a fan of triangles around its centre.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Callable
+
+import numpy as np
+
+
+def face_parts(faces: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """Label [F] of each face: the label of at least two of its corners, else its first corner's."""
+    p = np.asarray(part)[np.asarray(faces)]
+    return np.where(p[:, 1] == p[:, 2], p[:, 1], p[:, 0])
+
+
+def _groups(labels: set, joined: Callable[[int, int], bool]) -> list[set]:
+    """Connected groups of ``labels`` under ``joined`` (a, b)."""
+    left, out = set(labels), []
+    while left:
+        group, todo = set(), [left.pop()]
+        while todo:
+            a = todo.pop()
+            group.add(a)
+            for b in [b for b in left if joined(a, b)]:
+                left.discard(b)
+                todo.append(b)
+        out.append(group)
+    return out
+
+
+def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
+                joined: Callable[[int, int, int], bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut ``faces`` [F, 3] where labels that are not ``joined`` (label a, label b, at vertex index) meet,
+    close the holes.
+
+    Returns (vertices [V', 3], faces [F', 3], source [V'] the original vertex each new vertex copies (a hole's
+    centre: the first vertex of its rim), part [V'] each new vertex's label). The first V vertices and F
+    faces keep their order (faces may point at copies); copies and the closing fans follow. Without
+    contacts to cut, the mesh comes back unchanged. A vertex's label becomes one its faces carry (a lone
+    vertex of another label inside a region would otherwise be pulled away from it).
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.array(faces, dtype=np.int64).reshape(-1, 3)
+    part = np.asarray(part)
+    fpart = face_parts(f, part)
+    around: dict[int, Counter] = defaultdict(Counter)
+    for corner in range(3):
+        for vi, lab in zip(f[:, corner], fpart):
+            around[int(vi)][lab] += 1
+    source = list(range(len(v)))
+    new_part = list(part)
+    copy_of: dict[tuple[int, object], int] = {}
+
+    def label_in(group: set, counts: Counter, own):
+        """The vertex's own label when its faces there carry it, else their most common label."""
+        return own if own in group else max(group, key=lambda lab: counts[lab])
+
+    for vi, counts in around.items():
+        groups = _groups(set(counts), lambda a, b: joined(a, b, vi))
+        groups.sort(key=lambda g: (part[vi] not in g, min(g)))   # the vertex's own label keeps the original
+        new_part[vi] = label_in(groups[0], counts, part[vi])     # a vertex moves with the faces it is on
+        for g in groups[1:]:
+            index = len(source)
+            source.append(vi)
+            new_part.append(label_in(g, counts, part[vi]))
+            for lab in g:
+                copy_of[(vi, lab)] = index
+    if not copy_of:
+        return v, f, np.arange(len(v)), np.asarray(new_part)
+    for fi in range(len(f)):
+        lab = fpart[fi]
+        for c in range(3):
+            f[fi, c] = copy_of.get((int(f[fi, c]), lab), f[fi, c])
+    new_v = v[np.asarray(source)]
+    fans, centres, centre_source, centre_part = [], [], [], []
+    for loop in boundary_loops(f):
+        rim = new_v[loop]
+        centre = len(new_v) + len(centres)
+        centres.append(rim.mean(axis=0))
+        centre_source.append(source[loop[0]])
+        centre_part.append(new_part[loop[0]])
+        fans += [(centre, loop[i], loop[(i + 1) % len(loop)]) for i in range(len(loop))]
+    out_v = np.vstack([new_v, np.asarray(centres).reshape(-1, 3)])
+    out_f = np.vstack([f, np.asarray(fans, dtype=np.int64).reshape(-1, 3)])
+    return out_v, out_f, np.asarray(source + centre_source), np.asarray(new_part + centre_part)
+
+
+def boundary_loops(faces: np.ndarray) -> list[list[int]]:
+    """The open rims of a triangle mesh as vertex loops, each ordered to close the hole with the faces'
+    winding (a rim edge a -> b of a face is walked b -> a)."""
+    f = np.asarray(faces, dtype=np.int64)
+    half = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    count: dict[tuple[int, int], int] = defaultdict(int)
+    for a, b in half:
+        count[(int(a), int(b))] += 1
+    nxt: dict[int, list[int]] = defaultdict(list)
+    for (a, b), n in count.items():
+        if (b, a) not in count:
+            for _ in range(n):
+                nxt[b].append(a)
+    loops = []
+    while nxt:
+        start = next(iter(nxt))
+        loop, at = [start], start
+        while True:
+            following = nxt[at].pop()
+            if not nxt[at]:
+                del nxt[at]
+            if following == start:
+                break
+            loop.append(following)
+            at = following
+            if at not in nxt:          # an open chain (cannot happen on a mesh that was closed)
+                break
+        loops += [piece for piece in _simple_loops(loop) if len(piece) >= 3]
+    return loops
+
+
+def _simple_loops(loop: list[int]) -> list[list[int]]:
+    """A loop that passes a vertex twice (two holes meeting at a point) as loops that do not: a fan over the
+    whole would put two spokes on that vertex."""
+    out, stack, seen = [], [], {}
+    for vertex in loop:
+        if vertex in seen:
+            start = seen[vertex]
+            out.append(stack[start:])
+            for gone in stack[start + 1:]:
+                del seen[gone]
+            stack = stack[:start + 1]
+        else:
+            seen[vertex] = len(stack)
+            stack.append(vertex)
+    out.append(stack)
+    return out

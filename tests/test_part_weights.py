@@ -1,0 +1,120 @@
+"""Skin weights by body part and the separation of touching parts, without Blender
+(pifuhd_blender/part_weights.py, part_split.py, mesh_smoothing.py): a torso slab with an arm lying against it
+(two boxes fused along a face), where surface-spreading weights would drag the torso along."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pifuhd_blender import part_split, part_weights
+from pifuhd_blender.mesh_smoothing import umbrella_smooth
+
+NAMES = ["Hips", "Spine", "LeftUpperArm", "LeftLowerArm"]
+PARENTS = [None, 0, 1, 2]
+
+
+def box_grid(lo, hi, n):
+    """Closed triangulated surface of an axis-aligned box: vertices on an n^3 lattice's surface, faces."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    idx = {}
+    verts, faces = [], []
+
+    def vid(i, j, k):
+        key = (i, j, k)
+        if key not in idx:
+            idx[key] = len(verts)
+            verts.append(lo + (hi - lo) * np.array([i, j, k]) / n)
+        return idx[key]
+
+    for axis in range(3):
+        for side in (0, n):
+            for a in range(n):
+                for b in range(n):
+                    def corner(da, db):
+                        c = [0, 0, 0]
+                        c[axis] = side
+                        c[(axis + 1) % 3] = a + da
+                        c[(axis + 2) % 3] = b + db
+                        return vid(*c)
+                    q = [corner(0, 0), corner(1, 0), corner(1, 1), corner(0, 1)]
+                    if side == 0:
+                        q = q[::-1]
+                    faces += [(q[0], q[1], q[2]), (q[0], q[2], q[3])]
+    return np.array(verts), np.array(faces)
+
+
+def test_limb_capsules_keep_the_torso_out():
+    rng = np.random.default_rng(0)
+    # torso: points on a 0.3 m wide column; arm: a thin bone lying 0.2 m from its axis, points around it
+    torso = np.c_[rng.uniform(-0.15, 0.15, 400), rng.uniform(-0.1, 0.1, 400), rng.uniform(0.8, 1.4, 400)]
+    t = rng.uniform(0, 1, 300)
+    angle = rng.uniform(0, 2 * np.pi, 300)
+    arm = np.c_[0.2 + 0.04 * np.cos(angle), 0.04 * np.sin(angle), 1.4 - 0.5 * t]
+    pts = np.r_[torso, arm]
+    heads = np.array([[0, 0, 0.8], [0, 0, 1.0], [0.2, 0, 1.45], [0.2, 0, 1.15]])
+    tails = np.array([[0, 0, 1.0], [0, 0, 1.45], [0.2, 0, 1.15], [0.2, 0, 0.85]])
+    radii = part_weights.limb_radii(pts, heads, tails, NAMES, height=1.75)
+    assert radii[0] == radii[1] == 0 and 0.04 < radii[2] < 0.1
+    part = part_weights.assign_parts(pts, heads, tails, radii)
+    assert (part[400:] >= 2).mean() > 0.95                    # the arm's points belong to the arm
+    assert (part[:400] == -1).mean() > 0.85                   # the torso's, but for the side the arm lies on
+    w = part_weights.part_weights(pts, heads, tails, NAMES, PARENTS, height=1.75, falloff=0.05)
+    assert np.allclose(w.sum(axis=1), 1.0, atol=1e-5) and ((w > 0).sum(axis=1) <= 4).all()
+    far_torso = torso[:, 0] < 0.0                             # the half away from the arm: no arm weight
+    assert w[:400][far_torso][:, 2:].max() == 0.0
+
+
+def test_bone_kinds_read_both_namings():
+    assert part_weights.bone_kind("LeftUpperArm") == ("Left", "UpperArm")
+    assert part_weights.bone_kind("mixamorig:RightForeArm") == ("Right", "LowerArm")
+    assert part_weights.bone_kind("mixamorig:LeftUpLeg") == ("Left", "UpperLeg")
+    assert part_weights.bone_kind("Spine") == ("", "Spine")
+
+
+def test_touching_parts_are_cut_and_closed():
+    v, f = box_grid((0, 0, 0), (2, 1, 1), 6)
+    part = np.where(v[:, 0] > 1.0, 1, 0)                      # two parts along x
+    joined_never = lambda a, b, at: a == b                    # noqa: E731
+    nv, nf, source, npart = part_split.split_parts(v, f, part, joined_never)
+    assert len(nv) > len(v) and len(nf) > len(f)
+    assert np.allclose(nv[:len(v)], v)
+    copies = np.all(np.isclose(nv[len(v):], v[source[len(v):]]), axis=1)
+    assert copies.sum() >= 4 and (~copies).sum() == 2            # the contact's vertices copied; two hole centres
+    # closed: every edge is used by exactly two faces, in opposite directions
+    half = np.concatenate([nf[:, [0, 1]], nf[:, [1, 2]], nf[:, [2, 0]]])
+    assert len({tuple(e) for e in half}) == len(half)
+    assert {tuple(e[::-1]) for e in half} == {tuple(e) for e in half}
+    assert part_split.boundary_loops(nf) == []
+    # and the two parts share no vertex any more
+    fp = npart[nf]
+    assert (fp.min(axis=1) == fp.max(axis=1)).all()
+    # joined parts are left alone
+    same = part_split.split_parts(v, f, part, lambda a, b, at: True)
+    assert len(same[0]) == len(v) and np.array_equal(same[1], f)
+
+
+def test_umbrella_smoothing_spreads_but_keeps_constants():
+    v, f = box_grid((0, 0, 0), (1, 1, 1), 4)
+    ones = np.ones((len(v), 2))
+    assert np.allclose(umbrella_smooth(ones, f, 5), 1.0)
+    spike = np.zeros(len(v))
+    spike[0] = 1.0
+    out = umbrella_smooth(spike, f, 3)
+    assert out[0] < 1.0 and (out > 0).sum() > 4 and out.sum() == pytest.approx(1.0, rel=0.5)
+
+
+def test_a_skirt_is_told_from_trousers():
+    """Two legs apart (trousers) against one wide box round both (a skirt), by looking through the middle."""
+    left = (np.array([0.1, 0.0, 0.9]), np.array([0.1, 0.0, 0.5]))
+    right = (np.array([-0.1, 0.0, 0.9]), np.array([-0.1, 0.0, 0.5]))
+    lv, lf = box_grid((0.04, -0.06, 0.4), (0.16, 0.06, 1.0), 4)
+    rv, rf = box_grid((-0.16, -0.06, 0.4), (-0.04, 0.06, 1.0), 4)
+    legs_v, legs_f = np.r_[lv, rv], np.r_[lf, rf + len(lv)]
+    assert not part_weights.skirted(legs_v, legs_f, left, right)
+    sv, sf = box_grid((-0.2, -0.1, 0.4), (0.2, 0.1, 1.0), 6)
+    assert part_weights.skirted(sv, sf, left, right)
+
+
+def test_a_rim_through_one_vertex_twice_is_closed_as_two_holes():
+    assert part_split._simple_loops([1, 2, 3, 1, 4, 5]) == [[1, 2, 3], [1, 4, 5]]
+    assert part_split._simple_loops([1, 2, 3, 4]) == [[1, 2, 3, 4]]

@@ -1,0 +1,230 @@
+"""Exact truth for the auto-rig: a generated person reconstructed by the demo model in pose A, every
+reconstructed vertex's true body part, the exact body in pose A and in pose B (the generator re-posed), and
+the measures of a rig posed like the generator (no bpy here: the benchmark and tests drive Blender).
+
+Frames: the reconstruction and the exact meshes are returned in the *cube* frame of the photo (see
+``training.dataset.CubeFrame``); :func:`blender_transform` places them all in Blender's frame the way the
+add-on places a reconstruction (Z up, facing -Y, feet on z = 0), scaled to metres, so distances are metres.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bodies import Shape
+from .dataset import CubeFrame, cube_frame
+from .evaluate import gt_field
+from .people import JointTurn, nearest_parts, repose, sample_person
+
+#: Humanoid bone -> the generator's body part (see ``people.body_part``); +1 is the person's left (+X).
+BONE_PART = {
+    "Hips": "torso", "Spine": "torso", "Chest": "torso", "UpperChest": "torso", "LeftShoulder": "torso",
+    "RightShoulder": "torso", "Neck": "head", "Head": "head",
+    "LeftUpperArm": "upper_arm+1", "LeftLowerArm": "forearm+1", "LeftHand": "hand+1",
+    "RightUpperArm": "upper_arm-1", "RightLowerArm": "forearm-1", "RightHand": "hand-1",
+    "LeftUpperLeg": "thigh+1", "LeftLowerLeg": "shin+1", "LeftFoot": "foot+1", "LeftToes": "foot+1",
+    "RightUpperLeg": "thigh-1", "RightLowerLeg": "shin-1", "RightFoot": "foot-1", "RightToes": "foot-1",
+}
+#: The bone that carries each limb segment's turn.
+SEGMENT_BONE = {"upper_arm": "UpperArm", "forearm": "LowerArm", "hand": "Hand", "thigh": "UpperLeg",
+                "shin": "LowerLeg", "foot": "Foot"}
+
+#: Pose B's, as the generator's joint turns (body frame: x the person's left, y up, z forward).
+POSES = {
+    "left arm raised 60°": (JointTurn("upper_arm", +1, (0.0, 0.0, 1.0), 60.0),),
+    "left knee bent 60°": (JointTurn("shin", +1, (1.0, 0.0, 0.0), 60.0),),
+}
+#: Unseen people (900000+ never train) covering the hard cases: hands on hips (with a skirt, trousers, loose
+#: trousers), arms down against the torso (skirt, dress, trousers), legs together under a skirt or dress.
+BENCH_SEEDS = (900103, 900119, 900113, 900104, 900118, 900130, 900135)
+
+
+def bone_for(turn: JointTurn) -> str:
+    """The Humanoid bone a :class:`JointTurn` rotates."""
+    return ("Left" if turn.side > 0 else "Right") + SEGMENT_BONE[turn.segment]
+
+
+@dataclass
+class Case:
+    """One person reconstructed in pose A: the exact shape, its cube frame, the mesh (cube frame), the photo's
+    BODY_25 keypoints (cube x, y, confidence) and each vertex's true body part."""
+
+    seed: int
+    shape: Shape
+    frame: CubeFrame
+    vertices: np.ndarray
+    faces: np.ndarray
+    keypoints: np.ndarray
+    parts: list[str]
+
+    @property
+    def height_m(self) -> float:
+        """The reconstruction's height in metres (what the add-on's target height is set to)."""
+        return float(np.ptp(self.vertices[:, 1]) / self.frame.scale)
+
+
+def reconstruct_case(model, seed: int, resolution: int = 128) -> Case:
+    """Render ``seed`` (1024 px cut-out), prepare the photo (keypoints, crop) and reconstruct it with
+    ``model`` through the public API, cleaned as the add-on does."""
+    import backend
+    from backend.keypoints import photo_to_cube
+    from backend.meshops import clean_mesh
+
+    from .render import render_person
+
+    shape, camera, rgba = render_person(seed, 1024)
+    prepared = backend.prepare_photo(rgba, coarse_size=model.coarse.load_size, fine_size=model.fine.load_size)
+    mesh = clean_mesh(backend.reconstruct(rgba, model, resolution=resolution, inputs=prepared.inputs))
+    frame = cube_frame(camera, tuple(prepared.crop), model.fine.load_size)
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    keypoints = photo_to_cube(prepared.keypoints, tuple(prepared.crop))
+    return Case(seed, shape, frame, vertices, np.asarray(mesh.faces), keypoints,
+                nearest_parts(shape, frame.to_world(vertices)))
+
+
+def exact_mesh(shape: Shape, frame: CubeFrame, resolution: int = 192) -> tuple[np.ndarray, np.ndarray]:
+    """The exact surface of ``shape`` (marching cubes of its implicit function on the engine's grid),
+    vertices [V, 3] in the cube frame and faces [F, 3]."""
+    from backend.surface import marching_cubes
+
+    field = gt_field(shape, frame, resolution)
+    return marching_cubes(-field, 0.0)
+
+
+def save_case(model, seed: int, path, resolution: int = 128) -> Case:
+    """Reconstruct ``seed`` and mesh its exact body at rest and in every pose of :data:`POSES`; pickle
+    ``{"case": Case, "exact": {"rest" | pose: (vertices, faces)}}`` (cube frame) to ``path``. For the
+    measuring stage, which runs in Blender (torch and bpy are best not loaded in one process)."""
+    import pickle
+
+    case = reconstruct_case(model, seed, resolution)
+    exact = {"rest": exact_mesh(case.shape, case.frame)}
+    for pose in POSES:
+        exact[pose] = exact_mesh(posed_shape(case, pose), case.frame)
+    with open(path, "wb") as fh:
+        pickle.dump({"case": case, "exact": exact}, fh)
+    return case
+
+
+def posed_shape(case: Case, pose: str) -> Shape:
+    return repose(case.shape, POSES[pose])
+
+
+def axis_in_cube(shape: Shape, axis) -> np.ndarray:
+    """A body-frame direction in the cube frame (the person's turn applied; the cube's axes are the world's)."""
+    return shape.to_world(np.asarray(axis, dtype=np.float64).reshape(1, 3))[0]
+
+
+# ------------------------------------------------------------------------------------------- measures
+
+def part_accuracy(weights: np.ndarray, bone_names: list[str], parts: list[str]) -> float:
+    """Share of vertices whose heaviest bone belongs to their true body part (weights [V, B])."""
+    heaviest = np.asarray([BONE_PART[bone_names[b]] for b in np.argmax(weights, axis=1)])
+    return float(np.mean(heaviest == np.asarray(parts)))
+
+
+def leak(rest: np.ndarray, posed: np.ndarray, parts: list[str], moving: set[str], tol: float = 0.01) -> float:
+    """Share of all vertices that move more than ``tol`` metres although their body part should not move."""
+    moved = np.linalg.norm(posed - rest, axis=1) > tol
+    still = ~np.isin(np.asarray(parts), sorted(moving))
+    return float(np.mean(moved & still))
+
+
+def chamfer(a: np.ndarray, b: np.ndarray) -> float:
+    """Symmetric Chamfer distance (mean of the two mean nearest-point distances) between point sets."""
+    from scipy.spatial import cKDTree
+
+    return 0.5 * float(cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean())
+
+
+def edge_stretch(rest: np.ndarray, posed: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Length ratio posed / rest of every edge (each edge once)."""
+    f = np.asarray(faces, dtype=np.int64)
+    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    e = np.unique(e, axis=0)
+    before = np.linalg.norm(rest[e[:, 0]] - rest[e[:, 1]], axis=1)
+    after = np.linalg.norm(posed[e[:, 0]] - posed[e[:, 1]], axis=1)
+    return after / np.maximum(before, 1e-12)
+
+
+def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str) -> list[dict]:
+    """Build the reconstruction in Blender with the add-on (module ``package``), rig it with weights
+    ``method``, pose it like the generator for each of :data:`POSES` and measure against the exact bodies
+    ``exact`` (pose name or "rest" -> cube-frame (vertices, faces)). One dict of measures per pose."""
+    from importlib import import_module
+
+    from mathutils import Matrix, Vector
+
+    from .people import moved_parts
+
+    rig, scene_object = import_module(f"{package}.rig"), import_module(f"{package}.scene_object")
+    placement = import_module(f"{package}.paths").load_placement()
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
+    ob = scene_object.build_person(bpy.context, case.vertices, case.faces, None, name=f"person {case.seed}",
+                                   target_height=case.height_m, provenance={}, keypoints=case.keypoints)
+    _world, place = placement.place_in_scene(case.vertices, case.height_m)
+    arm, info = rig.rig_object(bpy.context, ob, weights=method)
+    names = [b.name for b in arm.data.bones]
+    weights = rig.read_weights(ob, names)
+    # the rig may have cut the mesh (separated touching parts): label the vertices it has now
+    faces = np.empty(len(ob.data.polygons) * 3, np.int32)
+    ob.data.polygons.foreach_get("vertices", faces)
+    faces = faces.reshape(-1, 3)
+
+    def world_positions():
+        ev = ob.evaluated_get(bpy.context.evaluated_depsgraph_get())
+        me = ev.to_mesh()
+        co = np.empty(len(me.vertices) * 3, np.float32)
+        me.vertices.foreach_get("co", co)
+        ev.to_mesh_clear()
+        m = np.asarray(ob.matrix_world)
+        return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+
+    rest = world_positions()
+    cube = ((rest - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER   # the inverse rotation
+    parts = nearest_parts(case.shape, case.frame.to_world(cube))
+    accuracy = part_accuracy(weights, names, parts)
+    exact_rest = place.apply(exact["rest"][0])
+    rest_chamfer = chamfer(rest, exact_rest)
+    rows = []
+    for pose, turns in POSES.items():
+        for pb in arm.pose.bones:
+            pb.matrix_basis = Matrix.Identity(4)
+        bpy.context.view_layer.update()
+        for turn in turns:
+            axis = placement.cube_to_blender(axis_in_cube(case.shape, turn.axis)[None])[0]
+            pb = arm.pose.bones[rig_name(arm, bone_for(turn))]
+            head = Vector(pb.head)
+            spin = Matrix.Rotation(np.radians(turn.degrees), 4, Vector(axis.tolist()))
+            pb.matrix = Matrix.Translation(head) @ spin @ Matrix.Translation(-head) @ pb.matrix
+            bpy.context.view_layer.update()
+        posed = world_positions()
+        exact_posed = place.apply(exact[pose][0])
+        stretch = edge_stretch(rest, posed, faces)
+        rows.append({"pose": pose, "accuracy": accuracy,
+                     "leak": leak(rest, posed, parts, moved_parts(turns)),
+                     "chamfer_ratio": chamfer(posed, exact_posed) / rest_chamfer,
+                     "over2": int((stretch > 2).sum()), "over3": int((stretch > 3).sum()),
+                     "worst": float(stretch.max()), "weights": info["weights"]})
+    return rows
+
+
+def rig_name(arm, humanoid: str) -> str:
+    """The armature's name for a Humanoid bone (the rig may use Mixamo's names)."""
+    if humanoid in arm.pose.bones:
+        return humanoid
+    from pifuhd_blender.skeleton import MIXAMO_NAMES
+    return MIXAMO_NAMES[humanoid]
+
+
+def sample_people(count: int, start: int = 900100) -> list[tuple[int, str, str]]:
+    """(seed, pose, bottom) of the first ``count`` unseen people from ``start`` (for choosing bench seeds)."""
+    out = []
+    seed = start
+    while len(out) < count:
+        m = sample_person(seed).meta
+        out.append((seed, m["pose"], m["bottom"]))
+        seed += 1
+    return out
