@@ -36,9 +36,11 @@ def reconstruct(bpy, photo: Path = EXAMPLE, resolution: int = 256, height: float
     """A fresh scene with ``photo`` reconstructed by the demo model on the CPU; returns the mesh object."""
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
-    result = bpy.ops.pifuhd.reconstruct(filepath=str(photo), checkpoint=str(CHECKPOINT), resolution=resolution,
-                                        device='CPU', target_height=height, use_colors=True,
-                                        remove_background=True)
+    settings = bpy.context.scene.pifuhd          # the operator takes its settings from the panel
+    settings.quality, settings.resolution = 'CUSTOM', resolution
+    settings.device, settings.target_height = 'CPU', height
+    settings.use_colors = settings.remove_background = True
+    result = bpy.ops.pifuhd.reconstruct(filepath=str(photo), checkpoint=str(CHECKPOINT))
     if result != {'FINISHED'}:
         raise RuntimeError(f"reconstruction failed: {result}")
     return bpy.context.view_layer.objects.active

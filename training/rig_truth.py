@@ -65,20 +65,17 @@ class Case:
 
 
 def reconstruct_case(model, seed: int, resolution: int = 128) -> Case:
-    """Render ``seed`` (1024 px cut-out), prepare the photo (keypoints, crop) and reconstruct it with
-    ``model`` through the public API, cleaned as the add-on does."""
-    import backend
-    from backend.keypoints import photo_to_cube
-    from backend.meshops import clean_mesh
+    """Render ``seed`` (1024 px cut-out) and reconstruct it with ``model`` through the public pipeline
+    (photo preparation for the crop and keypoints, clean-up as the add-on does it)."""
+    from backend import Options, run
 
     from .render import render_person
 
     shape, camera, rgba = render_person(seed, 1024)
-    prepared = backend.prepare_photo(rgba, coarse_size=model.coarse.load_size, fine_size=model.fine.load_size)
-    mesh = clean_mesh(backend.reconstruct(rgba, model, resolution=resolution, inputs=prepared.inputs))
-    frame = cube_frame(camera, tuple(prepared.crop), model.fine.load_size)
-    vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    keypoints = photo_to_cube(prepared.keypoints, tuple(prepared.crop))
+    result = run(rgba, model, Options(resolution=resolution, cleanup=True))
+    frame = cube_frame(camera, tuple(result.info["crop"]), model.fine.load_size)
+    vertices = np.asarray(result.mesh.vertices, dtype=np.float64)
+    mesh, keypoints = result.mesh, result.keypoints
     return Case(seed, shape, frame, vertices, np.asarray(mesh.faces), keypoints,
                 nearest_parts(shape, frame.to_world(vertices)))
 
@@ -159,7 +156,7 @@ def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str) 
     from .people import moved_parts
 
     rig, scene_object = import_module(f"{package}.rig"), import_module(f"{package}.scene_object")
-    placement = import_module(f"{package}.paths").load_placement()
+    placement = import_module(f"{package}.placement")
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
     ob = scene_object.build_person(bpy.context, case.vertices, case.faces, None, name=f"person {case.seed}",
