@@ -293,7 +293,7 @@ class PIFUHD_OT_bake(PersonOperator, bpy.types.Operator):
     bl_idname = "pifuhd.bake"
     bl_label = "Bake Color Texture"
     bl_options = {'REGISTER', 'UNDO'}
-    PANEL_DEFAULTS = {"size": "bake_size"}
+    PANEL_DEFAULTS = {"size": "bake_size", "unwrap": "bake_unwrap"}
 
     size: EnumProperty(name="Size", items=SIZE_ITEMS, default="2048", description="Texture size in pixels")
     margin: IntProperty(name="Margin", default=8, min=0, max=64, subtype='PIXEL',

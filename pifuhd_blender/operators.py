@@ -195,13 +195,14 @@ class PIFUHD_OT_reconstruct(bpy.types.Operator):
         settings = context.scene.pifuhd
         if settings.use_rig:
             try:
-                arm, info = rig.rig_object(context, ob, naming=settings.rig_naming)
+                arm, info = rig.rig_object(context, ob, naming=settings.rig_naming, weights=settings.rig_weights,
+                                            separate_parts=settings.rig_separate_parts)
                 self.report({'INFO'}, rig.describe(arm, info))
             except (rig.RigError, RuntimeError) as err:
                 notes.append(f"The person was added but could not be rigged: {err}")
         if settings.use_bake:
             try:
-                bake.bake_colors(context, ob, size=int(settings.bake_size))
+                bake.bake_colors(context, ob, size=int(settings.bake_size), method=settings.bake_unwrap)
             except (bake.BakeError, RuntimeError) as err:
                 notes.append(f"The person was added but its texture could not be baked: {err}")
         return notes

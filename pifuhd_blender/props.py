@@ -9,10 +9,10 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from . import estimate
-from .bake import SIZE_ITEMS
+from .bake import SIZE_ITEMS, UNWRAP_ITEMS
 from .placement import DEFAULT_HEIGHT
 from .export import FORMAT_ITEMS, TARGET_ITEMS
-from .rig import NAMING_ITEMS
+from .rig import NAMING_ITEMS, WEIGHT_ITEMS
 
 DEVICE_ITEMS = [
     ("AUTO", "Auto", "Use an NVIDIA (CUDA) or Apple (MPS) GPU when there is one, else the CPU"),
@@ -80,15 +80,23 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
                                              "like the front of the same part where it matches the sides, "
                                              "hidden parts filled from nearby colours")
     use_rig: BoolProperty(name="Rig", default=False,
-                          description="Add a humanoid armature (from the photo's body keypoints) with automatic "
-                                      "weights after reconstructing")
+                          description="Add a humanoid armature (from the photo's body keypoints), skinned, "
+                                      "after reconstructing")
     rig_naming: EnumProperty(name="Bone Names", items=NAMING_ITEMS, default="HUMANOID",
                              description="Naming convention of the rig's bones")
+    rig_weights: EnumProperty(name="Weights", items=WEIGHT_ITEMS, default="PARTS",
+                              description="How each vertex is bound to the bones")
+    rig_separate_parts: BoolProperty(name="Separate Touching Parts", default=True,
+                                     description="With Body Parts weights: cut the mesh where a hand rests on a "
+                                                 "hip, an arm lies against the torso or the legs touch, and close "
+                                                 "each side, so each part moves on its own (changes the mesh)")
     use_bake: BoolProperty(name="Bake Texture", default=False,
                            description="Unwrap the mesh and bake its colours into an image texture after "
                                        "reconstructing (for engines that ignore vertex colours)")
     bake_size: EnumProperty(name="Texture Size", items=SIZE_ITEMS, default="2048",
                             description="Size of the baked texture in pixels")
+    bake_unwrap: EnumProperty(name="Unwrap", items=UNWRAP_ITEMS, default="AUTO",
+                              description="How the UV islands of the baked texture are made")
     export_target: EnumProperty(name="Engine", items=TARGET_ITEMS, default="UNITY",
                                 description="The game engine the export preset is for")
     export_format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="AUTO",

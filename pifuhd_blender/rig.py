@@ -389,7 +389,7 @@ class PIFUHD_OT_rig(PersonOperator, bpy.types.Operator):
     bl_idname = "pifuhd.rig"
     bl_label = "Rig Person"
     bl_options = {'REGISTER', 'UNDO'}
-    PANEL_DEFAULTS = {"naming": "rig_naming"}
+    PANEL_DEFAULTS = {"naming": "rig_naming", "weights": "rig_weights", "separate_parts": "rig_separate_parts"}
 
     naming: EnumProperty(name="Naming", items=NAMING_ITEMS, default="HUMANOID",
                          description="Bone names: Unity/Godot Humanoid, or Mixamo's")

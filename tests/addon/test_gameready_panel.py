@@ -98,12 +98,14 @@ def test_reconstruct_with_rig_and_bake(bpy, addon, clean_scene, shared_dir, fake
     settings.bake_size = '512'
     settings.quality, settings.resolution, settings.device = 'CUSTOM', 32, 'CPU'
     settings.poly_budget, settings.use_rig, settings.use_bake, settings.rig_naming = 'GAME', True, True, 'MIXAMO'
+    settings.rig_weights = 'NEAREST'                         # the panel's weights reach the rig
     photo = str(shared_dir / "photos" / "ryota_rgba.png")
     checkpoint = str(shared_dir / "reference" / "parity" / "small" / "checkpoint.pt")
     try:
         result = bpy.ops.pifuhd.reconstruct(filepath=photo, checkpoint=checkpoint)
     finally:
         settings.poly_budget, settings.use_rig, settings.use_bake, settings.quality = 'FULL', False, False, '256'
+        settings.rig_weights = 'PARTS'
     assert result == {'FINISHED'}
     options = request_options(addon, fake_result[-1])           # what the worker request carried
     assert (options["cleanup"], options["color_fill"], options["budget"]) == (True, True, "game")
@@ -114,6 +116,7 @@ def test_reconstruct_with_rig_and_bake(bpy, addon, clean_scene, shared_dir, fake
     assert ob["pifuhd_settings"]["budget"] == 'game'
     arm = addon.rig.existing_rig(ob)
     assert arm is not None and "mixamorig:Hips" in arm.data.bones
+    assert ob[addon.rig.WEIGHTS_TAG].startswith("distance")
     assert ob.active_material["pifuhd_baked_image"] == f"{ob.name} Color"
     assert bpy.data.images[f"{ob.name} Color"].size[0] == 512
 
