@@ -328,3 +328,14 @@ def test_padding_context_is_gathered_from_small_batches(batchnorm_mlp_model):
     assert float(np.abs(padded - full[:40]).max()) < float(np.abs(alone - full[:40]).max()) / 5
     mesh = backend.reconstruct(PARITY / "small" / "input" / "person.png", model, resolution=24, inputs=inputs)
     assert len(mesh.vertices) > 0 and mesh.info["network_state"] == "official"
+
+
+def test_tests_read_their_data_from_the_repository():
+    """A fresh clone is enough: the fixtures the tests read live under tests/data, whatever $PIFUHD_SHARED says."""
+    from tests.conftest import DATA, PHOTOS, REPO
+
+    assert PARITY.is_relative_to(REPO) and PHOTOS.is_relative_to(REPO)
+    for name, _ in CASES:
+        for f in ("expected.npz", "meta.json", "state_dict_keys.tsv", "input/person.png", "input/person_rect.txt"):
+            assert (PARITY / name / f).is_file(), f"{name}/{f} missing from {DATA}"
+    assert SMALL_CHECKPOINT.is_file()          # rebuilt at session start (tests/conftest.py)
