@@ -77,9 +77,11 @@ def real_shared() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_dir(tmp_path_factory, small_checkpoint) -> Path:
+def shared_dir(tmp_path_factory) -> Path:
     """A folder laid out like the shared one (``reference/parity/small/checkpoint.pt``, ``photos/...``), made
-    from the repository's test data, so tests written against that layout run from a fresh clone."""
+    from the repository's test data, so tests written against that layout run from a fresh clone.
+    (Depends on no fixture by name: test modules define their own ``small_checkpoint`` on top of this one.)"""
+    ensure_small_checkpoint()
     root = tmp_path_factory.mktemp("shared")
     (root / "reference").mkdir()
     for link, target in ((root / "reference" / "parity", PARITY), (root / "photos", PHOTOS)):
