@@ -18,6 +18,8 @@ venv: $(VENV)/.installed
 demo: venv
 	$(PY) -m backend reconstruct examples/person.png --checkpoint models/demo/pifuhd_demo.pt --out out/example.obj --resolution 128 --color-fill
 
+# Everything the tests read is in the repository (tests/data); the shared folder (../shared or $PIFUHD_SHARED) is
+# optional: with it, a few extra tests check that the repository's copies equal it.
 test: venv
 	$(PY) -m pytest -q tests
 

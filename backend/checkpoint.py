@@ -7,6 +7,7 @@ exactly ``argparse.Namespace``: a file that tries to run code is refused, never 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pickle
 import zipfile
@@ -23,6 +24,11 @@ REQUIRED_ENTRIES = ("model_state_dict", "opt", "opt_netG")
 ZIP_MAGIC = b"PK\x03\x04"
 LEGACY_MAGIC = b"\x80"  # a plain pickle (torch's pre-1.6 format) starts with the PROTO opcode
 LIST_LIMIT = 5
+# Accepted ranges of the stored options (inclusive): wide enough for any PIFuHD-like network (the release:
+# loadSize 512/1024, hg_depth 2/4, hg_dim 256/16, mlp widths <= 1024), narrow enough to refuse nonsense.
+RANGES = {"load_size": (32, 4096), "num_stack": (1, 8), "hg_depth": (1, 8), "hg_dim": (1, 4096),
+          "mlp width": (1, 8192), "normal_base": (1, 1024), "normal_downsamplings": (0, 8),
+          "normal_blocks": (0, 64)}
 
 
 @dataclass
@@ -92,10 +98,46 @@ def _parse(raw: Any, path: Path) -> Checkpoint:
         fine = LevelOptions.from_namespace(raw["opt"], fine=True)
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{path} has unusable network options: {err}.") from None
+    problem = options_problem(coarse, "coarse") or options_problem(fine, "fine")
+    if problem:
+        raise CheckpointError(
+            f"{path} has out-of-range network options ({problem}): the file is damaged or not a PIFuHD model. "
+            "Use the official pifuhd.pt."
+        )
     state = raw["model_state_dict"]
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: 'model_state_dict' is not a mapping of tensors.")
     return Checkpoint(state_dict=dict(state), coarse=coarse, fine=fine, path=path)
+
+
+def options_problem(opt: LevelOptions, level: str) -> str | None:
+    """Describe the first option of ``opt`` (the ``level``, 'coarse' or 'fine') outside its range, or None."""
+    def outside(name: str, value: float) -> bool:
+        lo, hi = RANGES[name]
+        return not lo <= value <= hi
+
+    for name in ("num_stack", "hg_depth", "hg_dim", "normal_base", "normal_downsamplings", "normal_blocks"):
+        if outside(name, getattr(opt, name)):
+            lo, hi = RANGES[name]
+            return f"{level} {name} = {getattr(opt, name)}, expected {lo} to {hi}"
+    # The input side halves at the stem, at the coarse level's pooling, and at each hourglass level.
+    step = 2 ** (1 + (opt.hg_down == "ave_pool") + opt.hg_depth)
+    if outside("load_size", opt.load_size) or opt.load_size % step:
+        lo, hi = RANGES["load_size"]
+        return f"{level} loadSize = {opt.load_size}, expected a multiple of {step} from {lo} to {hi}"
+    if not (math.isfinite(opt.z_size) and opt.z_size > 0):
+        return f"{level} z_size = {opt.z_size}, expected a positive number"
+    dims = opt.mlp_dim
+    if len(dims) < 2 or any(outside("mlp width", d) for d in dims) or dims[-1] != 1:
+        return f"{level} mlp_dim = {list(dims)}, expected two or more widths from 1 to 8192 ending in 1"
+    layers = len(dims) - 1
+    if any(not 0 <= i < layers for i in opt.mlp_res_layers):
+        return f"{level} mlp_res_layers = {list(opt.mlp_res_layers)}, expected layer numbers 0 to {layers - 1}"
+    if level == "coarse":
+        merge = opt.merge_layer if opt.merge_layer > 0 else len(dims) // 2
+        if merge >= layers:
+            return f"coarse merge_layer = {opt.merge_layer}, expected at most {layers - 1}"
+    return None
 
 
 def state_dict_mismatch(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]) -> str | None:
@@ -117,7 +159,10 @@ def state_dict_mismatch(expected: Mapping[str, torch.Tensor], found: Mapping[str
 
 
 def build_network(ckpt: Checkpoint) -> PIFuHD:
-    """Build the network from the checkpoint's own options and load its weights strictly (CPU, eval mode)."""
+    """Build the network from the checkpoint's own options and load its weights strictly (CPU, eval mode).
+
+    Raises :class:`CheckpointError` naming the file when the weights do not fit, or hold NaN/infinite values.
+    """
     try:
         net = PIFuHD(ckpt.coarse, ckpt.fine)
     except (ValueError, RuntimeError) as err:
@@ -127,6 +172,12 @@ def build_network(ckpt: Checkpoint) -> PIFuHD:
         raise CheckpointError(
             f"{ckpt.path} does not fit the PIFuHD network its options describe ({problem}). "
             "It is a different network; use the official pifuhd.pt."
+        )
+    broken = [k for k, v in ckpt.state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise CheckpointError(
+            f"{ckpt.path} is damaged: {len(broken)} weight tensor(s) hold NaN or infinite values "
+            f"({_first(broken)}). Download the model again (or retrain it, if it is your own)."
         )
     net.load_state_dict(ckpt.state_dict, strict=True)
     net.eval()

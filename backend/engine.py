@@ -20,7 +20,7 @@ from .device import resolve_device
 from .errors import ImageError, InputSizeError, PIFuHDError
 from .image_io import MIN_SIDE, load_image
 from .input_transform import NetworkInputs
-from .networks import FeatureMaps, LevelOptions, PIFuHD
+from .networks import NETWORK_STATES, FeatureMaps, LevelOptions, PIFuHD
 from .progress import Reporter
 from .surface import EvaluationCounter, index_to_cube, marching_cubes, sample_coarse_to_fine, sample_dense
 
@@ -45,21 +45,37 @@ class Model:
     coarse: LevelOptions
     fine: LevelOptions
 
+    @property
+    def network_state(self) -> str:
+        """The module state the network runs in: ``"official"`` or ``"eval"`` (see :func:`load_model`)."""
+        return self.net.state
+
     def describe(self) -> str:
         n = sum(p.numel() for p in self.net.parameters())
         return f"PIFuHD {self.path.name} ({n / 1e6:.1f} M parameters) on {self.device}"
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "auto") -> Model:
+def load_model(path: str | os.PathLike, device: str | torch.device = "auto", *,
+               network_state: str = "official") -> Model:
     """Load a PIFuHD checkpoint (the official ``pifuhd.pt`` layout) safely onto ``device``.
 
     ``device``: 'auto' (CUDA, then Apple MPS, then CPU), 'gpu', 'cpu', 'cuda[:i]', 'mps'.
-    Raises :class:`CheckpointError` for a missing, damaged, unsafe or foreign file.
+    ``network_state``: ``"official"`` (default) runs the networks as the official inference script does:
+    the coarse level in eval mode, the fine level in training mode, so its BatchNorms (image filter, and
+    MLP when it has them) normalise with the current batch's statistics; this is what the released model
+    was validated with. ``"eval"``: every module in eval mode (stored running statistics). Models without
+    BatchNorm in the fine level (the demo model) give the same results in both. No state ever changes the
+    stored weights, so repeated reconstructions are identical.
+    Raises :class:`CheckpointError` for a missing, damaged, unsafe or foreign file, :class:`PIFuHDError`
+    for an unknown ``network_state``.
     """
+    if network_state not in NETWORK_STATES:
+        raise PIFuHDError(f"network_state must be one of {', '.join(NETWORK_STATES)} (got {network_state!r}).")
     dev = resolve_device(device)
     ckpt = read_checkpoint(path)
     net = build_network(ckpt)
     del ckpt
+    net.set_state(network_state)
     try:
         net = net.to(dev)
     except RuntimeError as err:
@@ -71,9 +87,11 @@ class NetworkField:
     """The fine-level occupancy as a field over grid indices (see ``surface.sampling``).
 
     Each call is one network query with all the given points in one batch. As in the official code, a
-    group-normed MLP takes its statistics over the batch, so batch composition matters a little. With
+    group-normed MLP (and, in the official network state, a batch-normed fine MLP) takes its statistics
+    over the batch, so batch composition matters a little (see :func:`batch_dependent`). With
     ``min_batch`` > 0, a call with fewer points is padded with a fixed sample of earlier query points
-    (their outputs dropped), so small batches see statistics like the large ones.
+    (their outputs dropped), so small batches see statistics like the large ones. The sample is taken from
+    the first batch of at least ``min_batch`` points, or gathered from the small batches until there is one.
     """
 
     def __init__(self, model: Model, maps: FeatureMaps, calib: torch.Tensor, res: int, min_batch: int = 0):
@@ -89,19 +107,26 @@ class NetworkField:
     def query(self, points: np.ndarray) -> np.ndarray:
         """Fine occupancy [N] at cube points [N, 3]."""
         n = len(points)
-        if self.min_batch and n >= self.min_batch:
-            pick = np.random.default_rng(n).choice(n, self.min_batch, replace=False)
-            self._context = points[pick]
-        elif self.min_batch and self._context is not None:
-            points = np.concatenate([points, self._context[: self.min_batch - n]])
+        if self.min_batch:
+            context = self._context
+            if n >= self.min_batch:
+                pick = np.random.default_rng(n).choice(n, self.min_batch, replace=False)
+                self._context = points[pick]
+            else:
+                if context is not None:
+                    points = np.concatenate([points, context[: self.min_batch - n]])
+                if context is None or len(context) < self.min_batch:   # small batches only so far: gather
+                    grown = points[:n] if context is None else np.concatenate([context, points[:n]])
+                    self._context = grown[-self.min_batch:]
         t = torch.from_numpy(np.ascontiguousarray(points.T)).to(self.model.device)[None]
         pred, _ = self.model.net.query(self.maps, t, self.calib)
         return pred[0, 0, :n].float().cpu().numpy()
 
 
 def batch_dependent(model: Model) -> bool:
-    """True when a point's prediction depends on the other points queried with it (group-normed MLPs)."""
-    return "group" in (model.coarse.mlp_norm, model.fine.mlp_norm)
+    """True when a point's prediction depends on the other points queried with it: group-normed MLPs, and
+    a batch-normed fine MLP in the official network state (training-mode batch statistics)."""
+    return model.net.batch_dependent()
 
 
 def as_image(image: str | os.PathLike | np.ndarray) -> np.ndarray:
@@ -160,6 +185,11 @@ def extract_surface(model: Model, inputs: NetworkInputs, *, resolution: int, den
 
     Raises :class:`InputSizeError` for inputs made at other sizes than the model's, :class:`PIFuHDError`
     when the device runs out of memory.
+
+    The networks run in the model's module state (``model.network_state``, chosen in :func:`load_model`):
+    by default the official script's (fine level with batch statistics), or all-eval. In coarse-to-fine
+    mode a batch-dependent network (see :func:`batch_dependent`) sees small batches padded with earlier
+    query points, so its values stay close to those of the dense evaluation.
     """
     check_input_sizes(model, inputs)
     report = report or Reporter()

@@ -62,13 +62,10 @@ def load_model_for(checkpoint: str | os.PathLike, options: Options | None = None
 
     options = (options or Options()).validate()
     extra: dict[str, Any] = {}
-    # Only non-default values are passed while load_model does not know both keywords on every branch;
-    # once it does, pass network_state= and precision= always.
-    if options.network_state != "official":
-        extra["network_state"] = options.network_state
+    # precision is passed only when it is not the default while load_model does not know it on every branch
     if options.precision != "fp32":
         extra["precision"] = options.precision
-    return load(checkpoint, device=options.device, **extra)
+    return load(checkpoint, device=options.device, network_state=options.network_state, **extra)
 
 
 def prepare(photo: str | os.PathLike | np.ndarray, options: Options | None = None,
@@ -180,7 +177,8 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
     info = {"resolution": options.resolution, "dense": options.dense, "color_fill": options.color_fill,
             "crop": tuple(int(v) for v in inputs.crop), "photo_size": tuple(int(v) for v in inputs.photo_size),
             "evaluations": surface.evaluations, "seconds": seconds, "device": str(model.device),
-            "checkpoint": str(model.path), "input_sizes": sizes, "options": options.to_dict(),
+            "checkpoint": str(model.path), "network_state": model.network_state, "input_sizes": sizes,
+            "options": options.to_dict(),
             "keypoints": keypoints is not None, **steps}
     mesh.info = info
     return Reconstruction(mesh, keypoints, preview, warnings, info)

@@ -7,6 +7,7 @@ from . import estimate, preferences
 from .session import SESSION
 
 STATUS_ICONS = {"INFO": 'INFO', "WARNING": 'ERROR', "ERROR": 'CANCEL'}
+RECONSTRUCT_ICON = 'USER'   # a person: Reconstruct makes a mesh of one (the rig has its own armature button)
 
 
 def _estimate_text(settings) -> str:
@@ -22,18 +23,26 @@ def _estimate_text(settings) -> str:
 
 
 class _SidebarPanel:
-    """Where the add-on's panels live: View3D > Sidebar > PIFuHD."""
+    """Where the add-on's panels live: View3D > Sidebar > PIFuHD. Laid out like Blender's own panels:
+    labels in a column on the left, values on the right (``use_property_split``), no animation decorators."""
 
     bl_space_type = 'VIEW_3D'
     bl_region_type = 'UI'
     bl_category = "PIFuHD"
 
 
+def _split(layout):
+    """Blender's panel convention: labels left, values right, no animation decorators."""
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    return layout
+
+
 class VIEW3D_PT_pifuhd(_SidebarPanel, bpy.types.Panel):
     bl_label = "PIFuHD"
 
     def draw(self, context):
-        layout = self.layout
+        layout = _split(self.layout)
         settings = context.scene.pifuhd
         busy = SESSION.busy()
 
@@ -43,7 +52,7 @@ class VIEW3D_PT_pifuhd(_SidebarPanel, bpy.types.Panel):
         if settings.source == 'IMAGE':
             col.template_ID(settings, "image", open="image.open")
         else:
-            col.prop(settings, "filepath", text="")
+            col.prop(settings, "filepath", text="Photo")
         col.separator()
         col.prop(settings, "quality")
         if settings.quality == 'CUSTOM':
@@ -74,20 +83,20 @@ class VIEW3D_PT_pifuhd(_SidebarPanel, bpy.types.Panel):
         else:
             row = layout.row()
             row.scale_y = 1.5
-            row.operator("pifuhd.reconstruct", icon='OUTLINER_OB_ARMATURE')
+            row.operator("pifuhd.reconstruct", icon=RECONSTRUCT_ICON)
         status = SESSION.status
         layout.label(text=status.text, icon=STATUS_ICONS.get(status.level, 'INFO'))
 
 
 class VIEW3D_PT_pifuhd_gameready(_SidebarPanel, bpy.types.Panel):
-    """Game-ready options: applied by Reconstruct (polygon budget, clean-up, colour fill, rig, bake), and the
+    """Game-ready options: applied by Reconstruct (polygon budget, clean-up, color fill, rig, bake), and the
     rig / bake / export buttons for the selected person."""
 
     bl_label = "Game-ready"
     bl_parent_id = "VIEW3D_PT_pifuhd"
 
     def draw(self, context):
-        layout = self.layout
+        layout = _split(self.layout)
         settings = context.scene.pifuhd
         busy = SESSION.busy()
 
@@ -97,19 +106,20 @@ class VIEW3D_PT_pifuhd_gameready(_SidebarPanel, bpy.types.Panel):
         col.prop(settings, "poly_budget")
         col.prop(settings, "use_cleanup")
         col.prop(settings, "use_color_fill")
-        sub = col.row()
-        sub.enabled = settings.use_color_fill
+        sub = col.column()
+        sub.active = settings.use_color_fill
         sub.prop(settings, "back_filepath")
-        row = col.row()
-        row.prop(settings, "use_rig")
-        sub = row.row()
-        sub.enabled = settings.use_rig
-        sub.prop(settings, "rig_naming", text="")
-        row = col.row()
-        row.prop(settings, "use_bake")
-        sub = row.row()
-        sub.enabled = settings.use_bake
-        sub.prop(settings, "bake_size", text="")
+        col.prop(settings, "use_rig")
+        sub = col.column()
+        sub.active = settings.use_rig
+        sub.prop(settings, "rig_naming")
+        sub.prop(settings, "rig_weights")
+        sub.prop(settings, "rig_separate_parts")
+        col.prop(settings, "use_bake")
+        sub = col.column()
+        sub.active = settings.use_bake
+        sub.prop(settings, "bake_size")
+        sub.prop(settings, "bake_unwrap")
 
         box = layout.box()
         box.enabled = not busy

@@ -145,3 +145,34 @@ def test_options_missing(tmp_path, small_raw):
     path = _save(tmp_path, {**small_raw, "opt": opt})
     with pytest.raises(CheckpointError, match="options lack mlp_dim"):
         backend.load_model(path, device="cpu")
+
+
+@pytest.mark.parametrize("level, option, value, words", [
+    ("opt", "loadSize", 0, "fine loadSize = 0"),
+    ("opt_netG", "loadSize", 500, "coarse loadSize = 500, expected a multiple of 16"),
+    ("opt_netG", "hg_depth", 0, "coarse hg_depth = 0"),
+    ("opt", "num_stack", -1, "fine num_stack = -1"),
+    ("opt_netG", "z_size", float("nan"), "coarse z_size = nan"),
+    ("opt", "mlp_dim", [80, 64, 0, 32, 1], "fine mlp_dim"),
+    ("opt_netG", "merge_layer", 9, "coarse merge_layer = 9"),
+    ("opt", "mlp_res_layers", [7], "fine mlp_res_layers"),
+])
+def test_out_of_range_options_name_the_file(tmp_path, small_raw, level, option, value, words):
+    """loadSize=0 used to end in an OpenCV traceback during the photo transform; every stored option is range-checked."""
+    opt = argparse.Namespace(**{**vars(small_raw[level]), option: value})
+    path = _save(tmp_path, {**small_raw, level: opt}, name="odd_model.pt")
+    with pytest.raises(CheckpointError) as info:
+        backend.load_model(path, device="cpu")
+    text = str(info.value)
+    assert str(path) in text and "out-of-range network options" in text and words in text
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_name_the_file(tmp_path, small_raw, bad):
+    """NaN weights used to load and give an empty field ("no surface in this photo"): the file is the problem."""
+    state = dict(small_raw["model_state_dict"])
+    state["mlp.filters.0.weight"] = state["mlp.filters.0.weight"].clone()
+    state["mlp.filters.0.weight"][0, 0, 0] = bad
+    path = _save(tmp_path, {**small_raw, "model_state_dict": state}, name="nan_model.pt")
+    with pytest.raises(CheckpointError, match=r"nan_model\.pt is damaged: 1 weight tensor.*mlp\.filters\.0\.weight"):
+        backend.load_model(path, device="cpu")

@@ -1,5 +1,5 @@
 """PIFuHD's networks, with the official parameter names (so the released state dict loads strictly)."""
 from .options import LevelOptions
-from .pifu import CoarsePIFu, FeatureMaps, PIFuHD, project, sample_features
+from .pifu import NETWORK_STATES, CoarsePIFu, FeatureMaps, PIFuHD, project, sample_features
 
-__all__ = ["LevelOptions", "CoarsePIFu", "FeatureMaps", "PIFuHD", "project", "sample_features"]
+__all__ = ["NETWORK_STATES", "LevelOptions", "CoarsePIFu", "FeatureMaps", "PIFuHD", "project", "sample_features"]

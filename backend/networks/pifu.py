@@ -9,6 +9,16 @@ reconstruction volume being [-1, 1]^3. A calibration ``calib [B, 4, 4]`` maps th
 
 Usage is two pure steps: ``maps = net.filter(img_512, img_1024)`` once per photo, then
 ``net.query(maps, points, calib)`` for as many point batches as needed.
+
+Module state (``PIFuHD.set_state``)
+-----------------------------------
+``"official"``: what the official inference script runs. It puts only the coarse level in eval mode; the
+fine level stays in training mode, so its BatchNorms (image filter, and MLP when it has them) normalise
+with the statistics of the current batch: per channel over the one photo's feature map in the filter,
+over the queried points in the MLP (a point's value then depends on the points queried with it).
+``"eval"``: every module in eval mode (BatchNorms use their stored running statistics).
+Neither state ever changes a stored tensor: batch statistics are used without updating the running ones,
+so repeated reconstructions give identical results.
 """
 from __future__ import annotations
 
@@ -26,6 +36,7 @@ from .options import LevelOptions
 
 
 StepFn = Callable[[float], None]
+NETWORK_STATES = ("official", "eval")
 
 
 @dataclass
@@ -114,6 +125,36 @@ class PIFuHD(nn.Module):
         self.image_filter = HGFilter(fine.num_stack, fine.hg_depth, c_in, fine.hg_dim, fine.norm, "no_down")
         self.mlp = PointMLP(fine.mlp_dim, -1, fine.mlp_res_layers, fine.mlp_norm)
         self.netG = CoarsePIFu(coarse)
+
+    def set_state(self, state: str) -> "PIFuHD":
+        """Put the network in module state ``state`` (see the module docstring); returns ``self``.
+
+        In ``"official"`` the fine level's BatchNorms run in training mode with ``track_running_stats``
+        off: torch then normalises with the batch's statistics and neither reads nor updates the running
+        buffers (they stay in the state dict, untouched). ``"eval"`` restores plain eval mode.
+        Raises ``ValueError`` for any other name.
+        """
+        if state not in NETWORK_STATES:
+            raise ValueError(f"unknown network state {state!r} (expected one of {', '.join(NETWORK_STATES)})")
+        self.eval()
+        official = state == "official"
+        for part in (self.image_filter, self.mlp):   # the fine level; netG (coarse) stays in eval mode
+            part.train(official)
+            for m in part.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.track_running_stats = not official
+        return self
+
+    @property
+    def state(self) -> str:
+        """The current module state: ``"official"`` when the fine level runs in training mode, else ``"eval"``."""
+        return "official" if self.image_filter.training else "eval"
+
+    def batch_dependent(self) -> bool:
+        """True when a point's prediction depends on the other points queried with it: a group-normed MLP
+        (either level), or a batch-normed fine MLP in the official state (batch statistics over the points)."""
+        fine_batch = self.opt.mlp_norm == "batch" and self.mlp.training
+        return "group" in (self.netG.opt.mlp_norm, self.opt.mlp_norm) or fine_batch
 
     @property
     def coarse_size(self) -> int:

@@ -49,7 +49,17 @@ PYPI_REQUIREMENTS = (
     "attrs==26.1.0",
     "flatbuffers==25.12.19",
     "matplotlib==3.11.2",
+    # What PyTorch needs at run time of the packages it declares: the CPU build goes in with --no-deps, so
+    # sympy, mpmath, jinja2, fsspec and setuptools (torch.compile and code generation only; ~100 MB on disk)
+    # are not installed. The CUDA build keeps its declared dependencies (its NVIDIA libraries are among them).
+    "typing-extensions==4.16.0",
+    "filelock==4.3.1",
 )
+# Measured for the CPU build on Linux x86-64, Python 3.11 (pip download / install --target of these pins):
+# 374 MB downloaded (of which 18 MB is a NumPy wheel pip fetches and the add-on then removes), 1.2 GB on disk
+# (PyTorch alone 754 MB). The CUDA build adds NVIDIA's libraries: not measured here.
+CPU_SIZE_TEXT = "about 375 MB download, 1.2 GB on disk"
+CUDA_SIZE_TEXT = "about 2.5 GB download or more, several GB on disk"
 NO_DEPS_REQUIREMENTS = ("mediapipe==0.10.21",)
 BLENDER_PROVIDED = ("numpy",)  # never installed into the site dir (it would shadow Blender's)
 
@@ -355,8 +365,9 @@ def pip_install_command(pip: Sequence[str], target: Path, requirements: Sequence
 
 def build_install_steps(pip: Sequence[str], target: Path, variant: str, constraints: Path, *,
                         platform: str = sys.platform) -> list[PipStep]:
-    """The pip commands for our pinned set: PyTorch from the PyTorch index (CPU or CUDA 12.6 build), the
-    image libraries from PyPI, then MediaPipe without its unused dependency tree."""
+    """The pip commands for our pinned set: PyTorch from the PyTorch index (CPU build without its declared
+    dependencies, whose run-time part is pinned in the next step; CUDA 12.6 build with them), the image
+    libraries from PyPI, then MediaPipe without its unused dependency tree."""
     if variant not in TORCH_INDEX:
         raise ValueError(f"unknown PyTorch build {variant!r}; choose one of {', '.join(TORCH_INDEX)}")
     if variant == "cuda" and platform == "darwin":
@@ -366,7 +377,7 @@ def build_install_steps(pip: Sequence[str], target: Path, variant: str, constrai
     return [
         PipStep(f"PyTorch {TORCH_VERSION} ({variant.upper()})",
                 pip_install_command(pip, target, [f"torch=={TORCH_VERSION}"], constraints=constraints,
-                                    index_args=["--index-url", TORCH_INDEX[variant]]),
+                                    index_args=["--index-url", TORCH_INDEX[variant]], no_deps=variant == "cpu"),
                 torch_weight),
         PipStep("OpenCV, scikit-image and MediaPipe's needs",
                 pip_install_command(pip, target, PYPI_REQUIREMENTS, constraints=constraints),

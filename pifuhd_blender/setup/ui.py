@@ -23,9 +23,9 @@ from .jobs import Job, JobState, SetupError
 ADDON_PACKAGE = __package__.rpartition(".")[0]  # e.g. "bl_ext.user_default.pifuhd_reconstruct"
 
 TORCH_BUILDS = [
-    ("CPU", "CPU", "PyTorch CPU build (about 200 MB download); works on every computer"),
-    ("CUDA", "NVIDIA GPU (CUDA 12.6)", "PyTorch CUDA 12.6 build (about 2.5 GB download); needs an NVIDIA GPU "
-                                        "with a recent driver"),
+    ("CPU", "CPU", f"PyTorch CPU build and the image libraries ({deps.CPU_SIZE_TEXT}); works on every computer"),
+    ("CUDA", "NVIDIA GPU (CUDA 12.6)", f"PyTorch CUDA 12.6 build and the image libraries ({deps.CUDA_SIZE_TEXT}); "
+                                        "needs an NVIDIA GPU with a recent driver"),
 ]
 
 # ------------------------------------------------------------------------------------ locations
@@ -380,6 +380,8 @@ def _draw_dependencies(layout, s, context) -> None:
         row.prop(s, "torch_build", text="")
         row.operator(PIFUHD_OT_install_dependencies.bl_idname, icon="IMPORT").variant = s.torch_build
         row.operator(PIFUHD_OT_refresh_dependencies.bl_idname, text="", icon="FILE_REFRESH")
+        size = deps.CUDA_SIZE_TEXT if s.torch_build == "CUDA" else deps.CPU_SIZE_TEXT
+        col.label(text=f"Size: {size}", icon="DISK_DRIVE")
     col.label(text=f"Installed into the add-on's own folder: {site_packages_dir()}")
     sub = col.box().column()
     sub.prop(s, "python_path")

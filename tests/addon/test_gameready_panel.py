@@ -64,8 +64,9 @@ def test_gameready_subpanel_draws(bpy, addon):
     log = []
     panel.draw(SimpleNamespace(layout=Recorder(log)), bpy.context)
     props = [e[1] for e in log if e[0] == "prop"]
-    assert props == ["poly_budget", "use_cleanup", "use_color_fill", "back_filepath", "use_rig", "rig_naming", "use_bake",
-                     "bake_size", "export_target", "export_format"]
+    assert props == ["poly_budget", "use_cleanup", "use_color_fill", "back_filepath", "use_rig", "rig_naming",
+                     "rig_weights", "rig_separate_parts", "use_bake", "bake_size", "bake_unwrap", "export_target",
+                     "export_format"]
     ops = {e[1]: e[2] for e in log if e[0] == "operator"}
     assert set(ops) == {"pifuhd.rig", "pifuhd.bake", "pifuhd.export"}
     assert ops["pifuhd.export"].target == 'GODOT' and ops["pifuhd.export"].format == 'AUTO'

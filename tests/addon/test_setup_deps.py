@@ -17,6 +17,7 @@ from pifuhd_blender.setup import deps
 from pifuhd_blender.setup.jobs import Job, SetupCancelled, SetupError
 
 PIP = [sys.executable, "-m", "pip"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def fake_package(site: Path, module: str, dist: str, version: str) -> None:
@@ -101,6 +102,8 @@ def test_install_steps_cpu_and_cuda(tmp_path):
         assert "--only-binary=:all:" in cmd and "--user" not in cmd and "--prefix" not in cmd
         assert not any(a.startswith("numpy") for a in cmd)  # Blender's numpy is never asked for
     assert torch_cmd[-3:] == ["--index-url", "https://download.pytorch.org/whl/cpu", "torch==2.13.0"]
+    assert "--no-deps" in torch_cmd                 # the CPU build without sympy & co (see test below)
+    assert {"typing-extensions==4.16.0", "filelock==4.3.1"} <= set(pypi_cmd)
     assert pypi_cmd[-len(deps.PYPI_REQUIREMENTS):] == list(deps.PYPI_REQUIREMENTS)
     assert "--index-url" not in pypi_cmd
     assert {"opencv-python-headless==4.11.0.86", "scikit-image==0.26.0", "protobuf==4.25.9", "absl-py==2.5.1",
@@ -108,6 +111,7 @@ def test_install_steps_cpu_and_cuda(tmp_path):
     assert "--no-deps" in mp_cmd and mp_cmd[-1] == "mediapipe==0.10.21" and "--no-deps" not in pypi_cmd
     cuda = deps.build_install_steps(PIP, target, "cuda", constraints, platform="win32")
     assert cuda[0].command[-2] == "https://download.pytorch.org/whl/cu126"
+    assert "--no-deps" not in cuda[0].command       # the CUDA build needs its declared NVIDIA libraries
     assert sum(s.weight for s in cuda) == pytest.approx(1.0)
     with pytest.raises(SetupError, match="macOS"):
         deps.build_install_steps(PIP, target, "cuda", constraints, platform="darwin")
@@ -253,3 +257,27 @@ def test_external_interpreter_validation(tmp_path):
     broken.write_text("#!/bin/sh\necho oops >&2\nexit 3\n")
     broken.chmod(broken.stat().st_mode | stat.S_IXUSR)
     assert "not a working Python interpreter (exit code 3: oops)" in deps.validate_python(str(broken)).message
+
+
+def test_the_backend_runs_without_the_torch_dependencies_the_cpu_install_leaves_out(tmp_path):
+    """The CPU install skips PyTorch's declared sympy, mpmath, jinja2, fsspec and setuptools (about 100 MB on
+    disk): load a model, prepare a photo, reconstruct and colour with those imports blocked."""
+    import subprocess
+
+    code = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {"sympy", "mpmath", "jinja2", "fsspec", "setuptools", "markupsafe"}:
+            raise ModuleNotFoundError(f"blocked {name}", name=name)
+sys.meta_path.insert(0, Block())
+import backend
+photo = "tests/data/photos/yoga_tree_white.jpg"
+model = backend.load_model("models/demo/pifuhd_demo.pt", "cpu")
+prepared = backend.prepare_photo(photo, coarse_size=256, fine_size=512)
+mesh = backend.reconstruct(photo, model, resolution=24, inputs=prepared.inputs, color_fill=True)
+assert len(mesh.vertices) > 0
+print("ok", len(mesh.vertices))
+"""
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]

@@ -11,7 +11,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from pifuhd_blender import setup  # noqa: E402
-from pifuhd_blender.setup import ui, weights  # noqa: E402
+from pifuhd_blender.setup import deps, ui, weights  # noqa: E402
 from test_setup_download import checkpoint_bytes  # noqa: E402,F401  (the tiny valid checkpoint fixture)
 
 
@@ -79,6 +79,8 @@ def test_preferences_draw(registered):
     assert buttons["pifuhd.install_dependencies"] is True
     assert {"accepted_licence", "download_urls", "python_path", "torch_build"} <= {
         entry[1] for entry in log if entry[0] == "prop"}
+    # The size of what Install Dependencies brings, download and disk (the installer used to say "about 200 MB")
+    assert f"Size: {deps.CPU_SIZE_TEXT}" in labels and "GB on disk" in deps.CPU_SIZE_TEXT
 
 
 def test_operators_refuse_clearly_then_install_from_file(registered, tmp_path, checkpoint_bytes):  # noqa: F811
