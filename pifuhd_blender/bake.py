@@ -182,7 +182,7 @@ def _cycles_bake(context, ob: bpy.types.Object, margin: int, samples: int) -> No
             result = bpy.ops.object.bake(type='EMIT', margin=margin, use_clear=True, use_selected_to_active=False,
                                          target='IMAGE_TEXTURES')
         if result != {'FINISHED'}:
-            raise BakeError(f"Cycles could not bake the colours ({result}).")
+            raise BakeError(f"Cycles could not bake the colors ({result}).")
     finally:
         render.engine = saved["engine"]
         cycles.device, cycles.samples = saved["device"], saved["samples"]
@@ -249,7 +249,7 @@ def bake_colors(context, ob: bpy.types.Object, *, size: int = 2048, margin: int 
         raise BakeError("Select the reconstructed person (a mesh object) first.")
     attribute = color_attribute_name(ob.data)
     if attribute is None:
-        raise BakeError(f"'{ob.name}' has no colour attribute to bake (reconstruct with Colors on).")
+        raise BakeError(f"'{ob.name}' has no color attribute to bake (reconstruct with Colors on).")
     if context.mode != 'OBJECT':
         bpy.ops.object.mode_set(mode='OBJECT')
     # islands ``margin`` pixels apart: the bake spreads each island's colours ``margin`` pixels outwards, so
@@ -297,7 +297,7 @@ class PIFUHD_OT_bake(PersonOperator, bpy.types.Operator):
 
     size: EnumProperty(name="Size", items=SIZE_ITEMS, default="2048", description="Texture size in pixels")
     margin: IntProperty(name="Margin", default=8, min=0, max=64, subtype='PIXEL',
-                        description="Pixels the colours spread past the UV islands' edges (hides seams), and "
+                        description="Pixels the colors spread past the UV islands' edges (hides seams), and "
                                     "the gap between islands")
     unwrap: EnumProperty(name="Unwrap", items=UNWRAP_ITEMS, default="AUTO",
                          description="How the UV islands are made")

@@ -25,7 +25,7 @@ PREVIEW_IMAGE = "PIFuHD Preview"
 STAGE_LABELS = {"starting": "Starting", "photo": "Reading the photo", "model": "Loading the model",
                 "prepare": "Preparing the photo", "networks": "Running the networks",
                 "surface": "Extracting the surface", "mesh": "Building the mesh", "cleanup": "Cleaning the mesh",
-                "colors": "Colouring", "decimate": "Reducing polygons"}
+                "colors": "Coloring", "decimate": "Reducing polygons"}
 
 
 class UserError(Exception):

@@ -67,18 +67,18 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
                                  subtype='DISTANCE', unit='LENGTH', precision=3,
                                  description="Height of the person in the scene")
     use_colors: BoolProperty(name="Colors", default=True,
-                             description="Colour the mesh with the photo's colours (a colour attribute)")
+                             description="Color the mesh with the photo's colors (a color attribute)")
 
     # -- Game-ready
     poly_budget: EnumProperty(name="Polygon Budget", items=BUDGET_ITEMS, default="FULL",
-                              description="Triangles to keep: the mesh is decimated to this count, colours kept")
+                              description="Triangles to keep: the mesh is decimated to this count, colors kept")
     use_cleanup: BoolProperty(name="Clean Up", default=True,
                               description="Keep only the person (drop floating fragments), close small holes and "
                                           "remove degenerate faces")
     use_color_fill: BoolProperty(name="Color Fill", default=True,
-                                 description="Photo colour only where the camera saw the surface; the back "
+                                 description="Photo color only where the camera saw the surface; the back "
                                              "like the front of the same part where it matches the sides, "
-                                             "hidden parts filled from nearby colours")
+                                             "hidden parts filled from nearby colors")
     use_rig: BoolProperty(name="Rig", default=False,
                           description="Add a humanoid armature (from the photo's body keypoints), skinned, "
                                       "after reconstructing")
@@ -91,8 +91,8 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
                                                  "hip, an arm lies against the torso or the legs touch, and close "
                                                  "each side, so each part moves on its own (changes the mesh)")
     use_bake: BoolProperty(name="Bake Texture", default=False,
-                           description="Unwrap the mesh and bake its colours into an image texture after "
-                                       "reconstructing (for engines that ignore vertex colours)")
+                           description="Unwrap the mesh and bake its colors into an image texture after "
+                                       "reconstructing (for engines that ignore vertex colors)")
     bake_size: EnumProperty(name="Texture Size", items=SIZE_ITEMS, default="2048",
                             description="Size of the baked texture in pixels")
     bake_unwrap: EnumProperty(name="Unwrap", items=UNWRAP_ITEMS, default="AUTO",
@@ -104,7 +104,7 @@ class PIFUHD_PG_settings(bpy.types.PropertyGroup):
 
     back_filepath: StringProperty(name="Back Photo", subtype='FILE_PATH',
                                   description="Optional photo of the person's back (a cut-out PNG, or a photo the "
-                                              "person can be found in) that colours the back; used with "
+                                              "person can be found in) that colors the back; used with "
                                               "Color Fill")
 
     def resolution_value(self) -> int:
