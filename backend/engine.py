@@ -16,14 +16,14 @@ import torch
 
 from .checkpoint import build_network, read_checkpoint
 from .colors import vertex_colors
-from .device import resolve_device
+from .device import resolve_device, resolve_precision
 from .errors import ImageError, PIFuHDError
 from .image_io import load_image
 from .input_transform import NetworkInputs, prepare_inputs
 from .mesh import Mesh
 from .networks import FeatureMaps, LevelOptions, PIFuHD
 from .progress import CancelFn, ProgressFn, Reporter
-from .surface import EvaluationCounter, index_to_cube, marching_cubes, sample_coarse_to_fine, sample_dense
+from .surface import EvaluationCounter, IndexToCube, marching_cubes, sample_coarse_to_fine, sample_dense
 
 LEVEL = 0.5
 DENSE_CHUNK = 100_000      # points per query in dense mode: the batch size the official outputs were made with
@@ -45,27 +45,33 @@ class Model:
     path: Path
     coarse: LevelOptions
     fine: LevelOptions
+    dtype: torch.dtype = torch.float32   # what the networks compute in (weights, features, queries)
 
     def describe(self) -> str:
         n = sum(p.numel() for p in self.net.parameters())
-        return f"PIFuHD {self.path.name} ({n / 1e6:.1f} M parameters) on {self.device}"
+        precision = "" if self.dtype == torch.float32 else f", {str(self.dtype).removeprefix('torch.')}"
+        return f"PIFuHD {self.path.name} ({n / 1e6:.1f} M parameters) on {self.device}{precision}"
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "auto") -> Model:
+def load_model(path: str | os.PathLike, device: str | torch.device = "auto", *, precision: str = "fp32") -> Model:
     """Load a PIFuHD checkpoint (the official ``pifuhd.pt`` layout) safely onto ``device``.
 
     ``device``: 'auto' (CUDA, then Apple MPS, then CPU), 'gpu', 'cpu', 'cuda[:i]', 'mps'.
-    Raises :class:`CheckpointError` for a missing, damaged, unsafe or foreign file.
+    ``precision``: 'fp32' (default), 'fp16' (GPU only) or 'bf16' (GPU, or a CPU with native bfloat16): the
+    weights, image filters and point queries run in it; marching cubes and colours stay in float32.
+    Raises :class:`CheckpointError` for a missing, damaged, unsafe or foreign file, :class:`PIFuHDError`
+    for a precision the device cannot run.
     """
     dev = resolve_device(device)
+    dtype = resolve_precision(precision, dev)
     ckpt = read_checkpoint(path)
     net = build_network(ckpt)
     del ckpt
     try:
-        net = net.to(dev)
+        net = net.to(dev, dtype)
     except RuntimeError as err:
         raise PIFuHDError(f"Could not move the model to {dev} ({err}). Try the CPU device.") from None
-    return Model(net=net, device=dev, path=Path(path), coarse=net.netG.opt, fine=net.opt)
+    return Model(net=net, device=dev, path=Path(path), coarse=net.netG.opt, fine=net.opt, dtype=dtype)
 
 
 class NetworkField:
@@ -79,12 +85,12 @@ class NetworkField:
 
     def __init__(self, model: Model, maps: FeatureMaps, calib: torch.Tensor, res: int, min_batch: int = 0):
         self.model, self.maps, self.res, self.min_batch = model, maps, res, min_batch
-        self.calib = calib.to(model.device)
-        self.calib_np = calib[0].cpu().numpy().astype(np.float64)
+        self.calib = calib.to(model.device, torch.float32)
+        self.to_cube = IndexToCube(res, calib[0].cpu().numpy().astype(np.float64))
         self._context: np.ndarray | None = None
 
     def __call__(self, index: np.ndarray) -> np.ndarray:
-        return self.query(index_to_cube(index, self.res, self.calib_np))
+        return self.query(self.to_cube(index))
 
     @torch.no_grad()
     def query(self, points: np.ndarray) -> np.ndarray:
@@ -117,13 +123,20 @@ def as_image(image: str | os.PathLike | np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def compute_features(model: Model, inputs: NetworkInputs, report: Reporter) -> FeatureMaps:
-    """Run the normal nets and both image filters on the device (cancel checked between layers)."""
+    """Run the normal nets and both image filters on the device (cancel checked between layers).
+
+    The networks run in the model's precision; the feature maps come back in float32, so that point
+    lookups (``grid_sample``) place points to a fraction of a pixel (bf16 would round a pixel position
+    near 511 to a multiple of 2) and the point MLPs take float32 features (they cast to their own precision).
+    """
     try:
-        return model.net.filter(inputs.image_512.to(model.device), inputs.image_1024.to(model.device),
-                                on_step=report.update)
+        maps = model.net.filter(inputs.image_512.to(model.device, model.dtype),
+                                inputs.image_1024.to(model.device, model.dtype), on_step=report.update)
     except torch.OutOfMemoryError:
         raise PIFuHDError(f"Out of memory on {model.device} while running the networks: "
                           "close other GPU programs or choose the CPU device.") from None
+    maps.coarse, maps.fine = maps.coarse.float(), maps.fine.float()
+    return maps
 
 
 def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resolution: int = 256,
