@@ -143,9 +143,13 @@ class _Lattice:
                                                       & (corner.max(1) >= level - band))
         return out
 
-    def unknown(self, points: np.ndarray) -> np.ndarray:
-        """The points of ``points`` not evaluated yet (guard points excluded)."""
-        return points[np.isinf(self.flat[points])]
+    def unknown_corners(self, cells: np.ndarray) -> np.ndarray:
+        """Sorted distinct corners of ``cells`` not evaluated yet (guard points excluded)."""
+        out = []
+        for start in range(0, len(cells), _INTEREST_CHUNK):
+            corner = (cells[start:start + _INTEREST_CHUNK, None] + self.corners).reshape(-1)
+            out.append(corner[np.isinf(self.flat[corner])])   # filter first: the de-duplication gets less
+        return self.spread(np.concatenate(out) if out else np.zeros(0, np.int64), np.zeros(1, np.int64))
 
     def grid_index(self, points: np.ndarray) -> np.ndarray:
         """Grid indices [N, 3] (int64) of flat lattice points."""
@@ -160,26 +164,26 @@ class _Lattice:
         a corner of every cell containing it (so: the side of an uninteresting cell it lies in)."""
         m, f = self.m, 2 * self.m - 1
         values = np.empty((f + 2,) * 3, np.float32)
-        src = self.interior
-        side = np.where(src > level, np.float32(np.inf), np.float32(-np.inf))
-        # Interleave along z first (the finer lattice's rows), then write whole rows at each (x, y) parity.
-        rows = np.empty((m, m, f), np.float32)
-        rows[:, :, 0::2], rows[:, :, 1::2] = src, side[:, :, :-1]
-        inner = values[1:-1, 1:-1, 1:-1]
-        inner[0::2, 0::2] = rows
-        rows[:, :, 0::2] = side
-        for a, b in ((0, 1), (1, 0), (1, 1)):
-            inner[a::2, b::2] = rows[:m - a, :m - b]
-        del rows, side
+        inf = np.float32(np.inf)
+        keep = np.empty((m, f), np.float32)   # rows of a finer plane at even x, even y: old values between sides
+        side = np.empty((m, f), np.float32)   # rows of sides only
+        for i in range(m):   # plane by plane: each finer plane is written once, the rows stay in cache
+            src = self.interior[i]
+            sign = np.where(src > level, inf, -inf)
+            keep[:, 0::2], keep[:, 1::2] = src, sign[:, :-1]
+            side[:, 0::2], side[:, 1::2] = sign, sign[:, :-1]
+            for x, rows in ((2 * i, keep), (2 * i + 1, side)):
+                if x < f:
+                    plane = values[x + 1, 1:-1, 1:-1]
+                    plane[0::2], plane[1::2] = rows, side[:m - 1]
         return _Lattice(f, self.step // 2, values)
 
-    def compact(self, res: int, low: float, high: float) -> np.ndarray:
+    def compact(self, res: int) -> np.ndarray:
         """The first ``res`` points per axis as a C-contiguous [res]^3 volume in this lattice's own memory
-        (plane by plane: a plane's new place ends before its old one starts), not-evaluated points set to
-        ``low`` (-inf) or ``high`` (+inf). Evaluated values must lie in [low, high]. The lattice is spent."""
+        (plane by plane: a plane's new place ends before its old one starts). The lattice is spent."""
         volume = self.flat[:res ** 3].reshape(res, res, res)
         for i in range(res):
-            np.clip(self.values[i + 1, 1:res + 1, 1:res + 1], low, high, out=volume[i])
+            volume[i] = self.values[i + 1, 1:res + 1, 1:res + 1]
         return volume
 
     def children(self, cells: np.ndarray, fine: "_Lattice") -> np.ndarray:
@@ -195,7 +199,9 @@ def sample_coarse_to_fine(field: FieldFn, res: int, *, level: float = 0.5, band:
                           report: Reporter | None = None) -> np.ndarray:
     """Evaluate near the surface only; returns [res, res, res] float32 equal to the dense volume wherever
     marching cubes looks (cells that straddle ``level`` connected to a found surface), see the module
-    docstring. Points not evaluated hold the largest (inside) or smallest (outside) value evaluated."""
+    docstring. A point not evaluated holds +inf (inside) or -inf (outside): only its side is known
+    (marching cubes never interpolates towards it, since every cell that straddles ``level`` has all
+    corners evaluated)."""
     report = report or Reporter()
     s0 = step or initial_step(res)
     if s0 < 1 or s0 & (s0 - 1):
@@ -204,13 +210,10 @@ def sample_coarse_to_fine(field: FieldFn, res: int, *, level: float = 0.5, band:
     steps = [s0 >> i for i in range(s0.bit_length())]  # s0, s0/2, ..., 1
     weights = np.array([1.0 / (t * t) for t in steps])
     bounds = np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
-    extremes = [np.inf, -np.inf]
 
     def evaluate(lat: _Lattice, points: np.ndarray, sub: Reporter) -> None:
         vals = _evaluate(field, lat.grid_index(points), chunk, sub)
         lat.flat[points] = vals
-        if len(vals):
-            extremes[0], extremes[1] = min(extremes[0], float(vals.min())), max(extremes[1], float(vals.max()))
 
     lat = _Lattice(n // s0 + 1, s0)
     lat.interior[...] = np.inf
@@ -227,7 +230,7 @@ def sample_coarse_to_fine(field: FieldFn, res: int, *, level: float = 0.5, band:
         while True:
             hit = new[lat.interesting(new, level, level_band)]
             grown = hit if last else lat.spread(hit, lat.neighbours)
-            points = lat.unknown(lat.spread(grown, lat.corners))
+            points = lat.unknown_corners(grown)
             rounds += 1
             if not len(points):
                 break
@@ -246,9 +249,10 @@ def sample_coarse_to_fine(field: FieldFn, res: int, *, level: float = 0.5, band:
         if s > 2:   # step 1's tracking follows the surface out of the last split cells by itself
             split = lat.spread(split, lat.neighbours)
         fine = lat.refined(level)
-        points = fine.unknown(lat.children(split, fine))
+        points = lat.children(split, fine)
+        points = points[np.isinf(fine.flat[points])]
         del split, cells
         lat = fine
         evaluate(lat, points, report.slice(bounds[li + 1], 0.5 * (bounds[li + 1] + bounds[li + 2])))
         new = lat.spread(points, -lat.corners)
-    return lat.compact(res, min(extremes[0], level), max(extremes[1], float(np.nextafter(level, np.inf))))
+    return lat.compact(res)
