@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
     models = sorted(models, key=["tiny", "demo", "released"].index)
     precisions = args.precisions or (["fp32", "fp16"] if device.type != "cpu" else ["fp32"])
     resolutions = args.resolutions or ([24, 32] if args.quick else [256, 512])
-    chunk = args.chunk or SPARSE_CHUNK.get(device.type, 4096)
+    chunk = args.chunk or SPARSE_CHUNK.get(device.type, 8192)
     torch.set_grad_enabled(False)
 
     info = {"device": str(device), "gpu_measured": gpu, "torch": torch.__version__,
