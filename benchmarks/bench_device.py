@@ -179,7 +179,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
 
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except backend.PIFuHDError as err:
+        raise SystemExit(f"bench_device: {err}") from None
     gpu = device.type == "cuda"
     models = args.models or (["tiny"] if args.quick else ["demo", "released"])
     if "released" in models and "demo" not in models:
