@@ -27,7 +27,6 @@ proportional to the points near the surface, apart from one pass that builds eac
 """
 from __future__ import annotations
 
-from itertools import product
 from typing import Callable
 
 import numpy as np
@@ -126,7 +125,7 @@ class _Lattice:
         total = len(index) * len(offsets)
         if total * 64 < self.mark.size:   # few: sort them
             return np.unique((index[:, None] + offsets).reshape(-1))
-        part = max(1, (1 << 22) // len(offsets))  # many: mark them in a bit mask, then read it back
+        part = max(1, (1 << 22) // len(offsets))  # many: mark them in a boolean mask, then read it back
         for start in range(0, len(index), part):
             self.mark[(index[start:start + part, None] + offsets).reshape(-1)] = True
         out = np.flatnonzero(self.mark)
