@@ -150,6 +150,15 @@ def measure(model: Model, name: str, precision: str, inputs, res: int, chunk: in
     return run, kept
 
 
+def warm_up(model: Model, inputs, chunk: int) -> None:
+    """One image pass and one query batch (kernel selection, caches, lazy initialisation) before timing."""
+    with torch.no_grad():
+        maps = compute_features(model, inputs, Reporter())
+        grid = np.random.default_rng(0).integers(0, 64, (chunk, 3))
+        NetworkField(model, maps, inputs.calib, 64)(grid)
+    sync(model.device)
+
+
 def print_table(runs: list[Run], gpu: bool) -> None:
     mem = "peak GPU MiB" if gpu else "peak RSS MiB*"
     head = (f"{'model':<9}{'prec':<6}{'res':>5}{'image':>8}{'field':>8}{'(query)':>9}{'mcubes':>8}{'colour':>8}"
@@ -226,8 +235,7 @@ def main(argv: list[str] | None = None) -> dict:
             if sizes not in prepared:
                 prepared[sizes] = prepare_inputs(photo, CROP, *sizes)
             inputs = prepared[sizes]
-            measure(model, name, precision, inputs, min(resolutions), chunk,
-                    replay=demo_kept.get(min(resolutions)) if name == "released" else None)  # warm-up
+            warm_up(model, inputs, chunk)
             for res in resolutions:
                 run, kept = measure(model, name, precision, inputs, res, chunk,
                                     replay=demo_kept.get(res) if name == "released" else None)
