@@ -1,10 +1,9 @@
-"""Choosing the torch device: CUDA when present, else Apple MPS, else CPU."""
+"""Choosing the torch device (CUDA when present, else Apple MPS, else CPU) and the precision networks run in."""
 from __future__ import annotations
 
 import torch
 
 from .errors import PIFuHDError
-
 
 
 def mps_available() -> bool:
@@ -41,3 +40,34 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type not in ("cpu", "cuda", "mps"):
         raise PIFuHDError(f"Unsupported device {device!r}: use auto, cpu, cuda or mps.")
     return dev
+
+
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def cpu_supports_bf16() -> bool:
+    """True when this CPU has native bfloat16 arithmetic (oneDNN's test: AVX-512 BF16 / AMX, or Arm BF16)."""
+    mkldnn = getattr(torch.ops, "mkldnn", None)
+    try:
+        return bool(mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """Map ``'fp32'`` / ``'fp16'`` / ``'bf16'`` to the torch dtype the networks run in on ``device``.
+
+    fp16 needs a GPU (CUDA or MPS); bf16 a CUDA GPU that has it (Ampere or newer), MPS, or a CPU with native
+    bfloat16 (see :func:`cpu_supports_bf16`). Raises :class:`PIFuHDError` saying what to choose instead.
+    """
+    name = str(precision).strip().lower()
+    if name not in PRECISIONS:
+        raise PIFuHDError(f"Unknown precision {precision!r}: use fp32, fp16 or bf16.")
+    if name == "fp16" and device.type == "cpu":
+        raise PIFuHDError("fp16 runs on a GPU only: on the CPU use fp32, or bf16 where the CPU supports it.")
+    if name == "bf16" and device.type == "cpu" and not cpu_supports_bf16():
+        raise PIFuHDError("This CPU has no native bfloat16 arithmetic (bf16 would be slow and gain nothing): "
+                          "use fp32.")
+    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise PIFuHDError("This GPU has no bfloat16 support: use fp16 or fp32.")
+    return PRECISIONS[name]

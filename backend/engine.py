@@ -16,19 +16,21 @@ import numpy as np
 import torch
 
 from .checkpoint import build_network, read_checkpoint
-from .device import resolve_device
+from .device import resolve_device, resolve_precision
 from .errors import ImageError, InputSizeError, PIFuHDError
 from .image_io import MIN_SIDE, load_image
 from .input_transform import NetworkInputs
 from .networks import NETWORK_STATES, FeatureMaps, LevelOptions, PIFuHD
 from .progress import Reporter
-from .surface import EvaluationCounter, index_to_cube, marching_cubes, sample_coarse_to_fine, sample_dense
+from .surface import EvaluationCounter, IndexToCube, marching_cubes, sample_coarse_to_fine, sample_dense
 
 LEVEL = 0.5
 DENSE_CHUNK = 100_000      # points per query in dense mode: the batch size the official outputs were made with
-# Points per query in coarse-to-fine mode: bounds memory, and keeps each query short enough (well under a
-# second with the released network) for cancel to act quickly. CPUs manage ~5-20k points/s, GPUs millions.
-SPARSE_CHUNK = {"cuda": 131_072, "mps": 32_768, "cpu": 4_096}
+# Points per query in coarse-to-fine mode: bounds memory, and keeps each query short (the released network:
+# ~0.15 s on a quiet 2-core CPU, ~1.3 s on a heavily shared one) for cancel to act quickly. On a CPU, 8 k
+# points ran 1.4x faster than 4 k on a loaded machine (demo and released MLPs; per-call overhead), near the
+# best 4 k on a quiet one (cache: 4 k / 50 k / 100 k ran at 826 k / 474 k / 369 k points/s there).
+SPARSE_CHUNK = {"cuda": 131_072, "mps": 32_768, "cpu": 8_192}
 MIN_BATCH = 4_096          # smallest batch a group-normed MLP sees in coarse-to-fine mode
 
 # Share of this step's progress per stage (the field dominates).
@@ -44,6 +46,7 @@ class Model:
     path: Path
     coarse: LevelOptions
     fine: LevelOptions
+    dtype: torch.dtype = torch.float32   # what the networks compute in (weights, features, queries)
 
     @property
     def network_state(self) -> str:
@@ -52,11 +55,12 @@ class Model:
 
     def describe(self) -> str:
         n = sum(p.numel() for p in self.net.parameters())
-        return f"PIFuHD {self.path.name} ({n / 1e6:.1f} M parameters) on {self.device}"
+        precision = "" if self.dtype == torch.float32 else f", {str(self.dtype).removeprefix('torch.')}"
+        return f"PIFuHD {self.path.name} ({n / 1e6:.1f} M parameters) on {self.device}{precision}"
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "auto", *,
-               network_state: str = "official") -> Model:
+               network_state: str = "official", precision: str = "fp32") -> Model:
     """Load a PIFuHD checkpoint (the official ``pifuhd.pt`` layout) safely onto ``device``.
 
     ``device``: 'auto' (CUDA, then Apple MPS, then CPU), 'gpu', 'cpu', 'cuda[:i]', 'mps'.
@@ -66,21 +70,24 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "auto", *,
     was validated with. ``"eval"``: every module in eval mode (stored running statistics). Models without
     BatchNorm in the fine level (the demo model) give the same results in both. No state ever changes the
     stored weights, so repeated reconstructions are identical.
+    ``precision``: 'fp32' (default), 'fp16' (GPU only) or 'bf16' (GPU, or a CPU with native bfloat16): the
+    weights, image filters and point queries run in it; marching cubes and colours stay in float32.
     Raises :class:`CheckpointError` for a missing, damaged, unsafe or foreign file, :class:`PIFuHDError`
-    for an unknown ``network_state``.
+    for an unknown ``network_state`` or a precision the device cannot run.
     """
     if network_state not in NETWORK_STATES:
         raise PIFuHDError(f"network_state must be one of {', '.join(NETWORK_STATES)} (got {network_state!r}).")
     dev = resolve_device(device)
+    dtype = resolve_precision(precision, dev)
     ckpt = read_checkpoint(path)
     net = build_network(ckpt)
     del ckpt
     net.set_state(network_state)
     try:
-        net = net.to(dev)
+        net = net.to(dev, dtype)
     except RuntimeError as err:
         raise PIFuHDError(f"Could not move the model to {dev} ({err}). Try the CPU device.") from None
-    return Model(net=net, device=dev, path=Path(path), coarse=net.netG.opt, fine=net.opt)
+    return Model(net=net, device=dev, path=Path(path), coarse=net.netG.opt, fine=net.opt, dtype=dtype)
 
 
 class NetworkField:
@@ -96,12 +103,12 @@ class NetworkField:
 
     def __init__(self, model: Model, maps: FeatureMaps, calib: torch.Tensor, res: int, min_batch: int = 0):
         self.model, self.maps, self.res, self.min_batch = model, maps, res, min_batch
-        self.calib = calib.to(model.device)
-        self.calib_np = calib[0].cpu().numpy().astype(np.float64)
+        self.calib = calib.to(model.device, torch.float32)
+        self.to_cube = IndexToCube(res, calib[0].cpu().numpy().astype(np.float64))
         self._context: np.ndarray | None = None
 
     def __call__(self, index: np.ndarray) -> np.ndarray:
-        return self.query(index_to_cube(index, self.res, self.calib_np))
+        return self.query(self.to_cube(index))
 
     @torch.no_grad()
     def query(self, points: np.ndarray) -> np.ndarray:
@@ -156,13 +163,22 @@ def check_input_sizes(model: Model, inputs: NetworkInputs) -> None:
 
 @torch.no_grad()
 def compute_features(model: Model, inputs: NetworkInputs, report: Reporter) -> FeatureMaps:
-    """Run the normal nets and both image filters on the device (cancel checked between layers)."""
+    """Run the normal nets and both image filters on the device (cancel checked between layers).
+
+    The networks run in the model's precision; the feature maps come back in float32, so that point
+    lookups (``grid_sample``) place points to a fraction of a pixel (bf16 would round a pixel position
+    near 511 to a multiple of 2) and the point MLPs take float32 features (they cast to their own precision).
+    """
     try:
-        return model.net.filter(inputs.image_512.to(model.device), inputs.image_1024.to(model.device),
-                                on_step=report.update)
+        maps = model.net.filter(inputs.image_512.to(model.device, model.dtype),
+                                inputs.image_1024.to(model.device, model.dtype), on_step=report.update)
     except torch.OutOfMemoryError:
         raise PIFuHDError(f"Out of memory on {model.device} while running the networks: "
                           "close other GPU programs or choose the CPU device.") from None
+    maps.coarse, maps.fine = maps.coarse.float(), maps.fine.float()
+    if model.device.type == "cuda":   # hand the filters' scratch back before the field stage
+        torch.cuda.empty_cache()
+    return maps
 
 
 @dataclass
@@ -208,16 +224,18 @@ def extract_surface(model: Model, inputs: NetworkInputs, *, resolution: int, den
             volume = sample_dense(counter, resolution, chunk=chunk or DENSE_CHUNK, report=field_report)
         else:
             volume = sample_coarse_to_fine(counter, resolution, level=LEVEL,
-                                           chunk=chunk or SPARSE_CHUNK.get(model.device.type, 4_096),
+                                           chunk=chunk or SPARSE_CHUNK.get(model.device.type, SPARSE_CHUNK["cpu"]),
                                            report=field_report)
     except torch.OutOfMemoryError:
         raise PIFuHDError(f"Out of memory on {model.device} while evaluating the surface: "
                           "lower the resolution or choose the CPU device.") from None
     seconds["field"] = time.perf_counter() - t
+    evaluations = counter.count
+    del counter, field, maps               # the feature maps are done with: free them before marching cubes
 
     t = time.perf_counter()
     verts, faces = marching_cubes(volume, LEVEL)
     del volume
     report.slice(*STAGES["mesh"], stage="mesh").update(1.0)
     seconds["marching_cubes"] = time.perf_counter() - t
-    return Surface(verts, faces, counter.count, seconds)
+    return Surface(verts, faces, evaluations, seconds)

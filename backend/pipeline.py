@@ -61,11 +61,8 @@ def load_model_for(checkpoint: str | os.PathLike, options: Options | None = None
     from .engine import load_model as load
 
     options = (options or Options()).validate()
-    extra: dict[str, Any] = {}
-    # precision is passed only when it is not the default while load_model does not know it on every branch
-    if options.precision != "fp32":
-        extra["precision"] = options.precision
-    return load(checkpoint, device=options.device, network_state=options.network_state, **extra)
+    return load(checkpoint, device=options.device, network_state=options.network_state,
+                precision=options.precision)
 
 
 def prepare(photo: str | os.PathLike | np.ndarray, options: Options | None = None,

@@ -45,7 +45,7 @@ def extraction(model: backend.Model, inputs, resolutions: list[int], dense_upto:
     print(f"{'resolution':>10} {'coarse-to-fine':>16} {'dense grid':>14} {'ratio':>7} {'c2f time':>9} {'dense time':>11}")
     for res in resolutions:
         field = EvaluationCounter(NetworkField(model, maps, inputs.calib, res))
-        chunk = SPARSE_CHUNK.get(model.device.type, 4096)
+        chunk = SPARSE_CHUNK.get(model.device.type, 8192)
         sparse, t_sparse = timed(sample_coarse_to_fine, field, res, level=LEVEL, chunk=chunk)
         n_sparse = field.count
         dense_time = "-"

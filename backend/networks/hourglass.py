@@ -44,8 +44,9 @@ class HourGlass(nn.Module):
             lower = self._level(level - 1, lower)
         else:
             lower = self._modules[f"b2_plus_{level}"](lower)
-        lower = self._modules[f"b3_{level}"](lower)
-        return upper + F.interpolate(lower, scale_factor=2, mode="bicubic", align_corners=True)
+        lower = F.interpolate(self._modules[f"b3_{level}"](lower), scale_factor=2, mode="bicubic",
+                              align_corners=True)
+        return upper + lower if torch.is_grad_enabled() else upper.add_(lower)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._level(self.depth, x)
@@ -81,7 +82,9 @@ class HGFilter(nn.Module):
     def forward(self, x: torch.Tensor, on_step: Callable[[float], None] | None = None) -> torch.Tensor:
         """``on_step(fraction)`` is called after the stem and after each stack (progress and cancel)."""
         step = on_step or (lambda f: None)
-        x = torch.relu(self.bn1(self.conv1(x)))
+        inplace = not torch.is_grad_enabled()   # inference: activations and sums in place
+        x = self.bn1(self.conv1(x))
+        x = x.relu_() if inplace else torch.relu(x)
         x = self.conv2(x)
         if self.down == "ave_pool":
             x = F.avg_pool2d(x, 2, stride=2)
@@ -90,9 +93,14 @@ class HGFilter(nn.Module):
         out = x
         for i in range(self.num_stack):
             h = self._modules[f"top_m_{i}"](self._modules[f"m{i}"](x))
-            h = torch.relu(self._modules[f"bn_end{i}"](self._modules[f"conv_last{i}"](h)))
+            h = self._modules[f"bn_end{i}"](self._modules[f"conv_last{i}"](h))
+            h = h.relu_() if inplace else torch.relu(h)
             out = self._modules[f"l{i}"](h)
             if i < self.num_stack - 1:
-                x = x + self._modules[f"bl{i}"](h) + self._modules[f"al{i}"](out)
+                if inplace:
+                    x = x.add_(self._modules[f"bl{i}"](h)).add_(self._modules[f"al{i}"](out))
+                else:
+                    x = x + self._modules[f"bl{i}"](h) + self._modules[f"al{i}"](out)
+            del h
             step((i + 2) / (self.num_stack + 1))
         return out

@@ -37,7 +37,7 @@ class ConvBlock(nn.Module):
     """Pre-activation residual block whose three 3x3 branches are concatenated.
 
     in -> out channels; the branches produce out/2, out/4 and out/4 channels, each preceded by
-    norm + ReLU. When ``in != out`` the skip path is norm + ReLU + 1x1 conv (``downsample``),
+    norm + ReLU. Without autograd (inference) activations and the skip addition work in place. When ``in != out`` the skip path is norm + ReLU + 1x1 conv (``downsample``),
     whose norm is the very module ``bn4`` (so its tensors appear under both names).
     """
 
@@ -59,8 +59,16 @@ class ConvBlock(nn.Module):
             self.downsample = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = self.conv1(torch.relu(self.bn1(x)))
-        b = self.conv2(torch.relu(self.bn2(a)))
-        c = self.conv3(torch.relu(self.bn3(b)))
-        skip = x if self.downsample is None else self.downsample(x)
-        return torch.cat([a, b, c], dim=1) + skip
+        if torch.is_grad_enabled():
+            a = self.conv1(torch.relu(self.bn1(x)))
+            b = self.conv2(torch.relu(self.bn2(a)))
+            c = self.conv3(torch.relu(self.bn3(b)))
+            skip = x if self.downsample is None else self.downsample(x)
+            return torch.cat([a, b, c], dim=1) + skip
+        # Inference: the same values, activations and the skip added in place (no extra feature maps).
+        a = self.conv1(self.bn1(x).relu_())
+        b = self.conv2(self.bn2(a).relu_())
+        c = self.conv3(self.bn3(b).relu_())
+        out = torch.cat([a, b, c], dim=1)
+        del a, b, c
+        return out.add_(x if self.downsample is None else self.downsample(x))

@@ -35,6 +35,7 @@ class PointMLP(nn.Module):
         self.use_norm = len(self.norms) > 0
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        features = features.to(self.filters[0].weight.dtype)   # float32 lookups into a reduced-precision MLP
         y = features
         phi = None
         last = len(self.filters) - 1

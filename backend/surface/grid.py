@@ -30,6 +30,17 @@ def index_to_cube_matrix(res: int, calib: np.ndarray = EVAL_CALIB) -> np.ndarray
 
 def index_to_cube(index: np.ndarray, res: int, calib: np.ndarray = EVAL_CALIB) -> np.ndarray:
     """Cube coordinates [N, 3] float32 of grid indices [N, 3] (computed in float64, then rounded once)."""
-    m = index_to_cube_matrix(res, calib)
-    pts = np.asarray(index, dtype=np.float64) @ m[:3, :3].T + m[:3, 3]
-    return pts.astype(np.float32)
+    return IndexToCube(res, calib)(index)
+
+
+class IndexToCube:
+    """:func:`index_to_cube` for one grid and calibration, with the calibration inverted once."""
+
+    def __init__(self, res: int, calib: np.ndarray = EVAL_CALIB):
+        m = index_to_cube_matrix(res, calib)
+        self.linear, self.offset = m[:3, :3].T.copy(), m[:3, 3].copy()
+
+    def __call__(self, index: np.ndarray) -> np.ndarray:
+        pts = np.asarray(index, dtype=np.float64) @ self.linear
+        pts += self.offset
+        return pts.astype(np.float32)

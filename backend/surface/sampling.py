@@ -8,15 +8,22 @@ Coarse-to-fine (ours)
 ---------------------
 Start on a lattice of step ``s0`` (a power of two), evaluated everywhere. At each step ``s``:
 1. a cell of the step-``s`` lattice is *interesting* when its corner values straddle ``level`` or come
-   within ``band`` of it;
-2. *surface tracking*: the 26-neighbours of interesting cells are evaluated too, repeatedly, until no
-   interesting cell touches an unevaluated one — so a surface, once met, is followed wherever it goes,
-   thin parts included, at this step's resolution;
-3. the interesting cells (dilated by one cell) are split: their step-``s/2`` lattice points are evaluated;
-   every other step-``s/2`` point is filled by multilinear interpolation of the step-``s`` values, which
-   keeps it on the same side of ``level`` as its (uninteresting) cell.
+   within ``band`` of it (at the last step, ``s = 1``: when they straddle ``level``, all marching cubes needs);
+2. *surface tracking*: the corners of interesting cells (and, above step 1, of their 26 neighbours) are
+   evaluated, repeatedly, until no interesting cell has an unevaluated corner, so a surface, once met, is
+   followed wherever it goes, thin parts included, at this step's resolution;
+3. the interesting cells, dilated by one cell, are split: their step-``s/2`` lattice points are evaluated;
+   every other step-``s/2`` point takes the side of ``level`` of its (uninteresting) step-``s`` cell.
+   The last split (into step 1) is not dilated: step 1's tracking leaves the split cells wherever the
+   surface does, so the dilation would only add points away from it.
 At step 1 the tracking guarantees that every grid cell whose corners straddle ``level`` and is connected
-to a found surface has all 8 corners evaluated exactly, so marching cubes returns the dense result.
+to a found surface (through faces or edges whose corners straddle) has all 8 corners evaluated exactly, so
+marching cubes returns the dense result.
+
+Bookkeeping: each step's lattice is one float32 array with a one-point NaN guard on every face; a point
+not evaluated holds +inf or -inf (its side of ``level``). Cells and points are flat indices into it
+(a cell by its lowest corner), so neighbours, corners and children are integer offsets; work per step is
+proportional to the points near the surface, apart from one pass that builds each finer lattice.
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ FieldFn = Callable[[np.ndarray], np.ndarray]
 
 DEFAULT_CHUNK = 65536
 DEFAULT_BAND = 0.35
+_INTEREST_CHUNK = 1 << 20   # cells per vectorised interest test (bounds its [N, 8] temporary)
 
 
 class EvaluationCounter:
@@ -87,125 +95,163 @@ def initial_step(res: int) -> int:
     return step
 
 
-def _cell_view(values: np.ndarray, s: int) -> np.ndarray:
-    return values[::s, ::s, ::s]
+class _Lattice:
+    """One step's lattice: ``m`` points per axis, stored with a NaN guard as a flat float32 array of
+    (m + 2)^3 values. Flat indices address points; a cell is addressed by its lowest corner."""
 
+    def __init__(self, m: int, step: int, values: np.ndarray | None = None):
+        self.m, self.step = m, step
+        self.dims = (m + 2,) * 3
+        self.values = np.empty(self.dims, np.float32) if values is None else values
+        for axis in range(3):   # the guard: NaN corners make a cell never interesting
+            np.moveaxis(self.values, axis, 0)[[0, -1]] = np.nan
+        self.flat = self.values.reshape(-1)
+        self.mark = np.zeros(self.flat.size, dtype=bool)   # scratch for de-duplicating index sets
+        self.corners = self.offsets(0, 1)     # a cell's 8 corners
+        self.neighbours = self.offsets(-1, 1)  # a cell's 26 neighbours and itself
 
-def _interesting(lattice: np.ndarray, level: float, band: float) -> np.ndarray:
-    """Cells of a lattice (shape n-1 per axis) whose 8 corners straddle ``level`` or come within ``band``.
+    @property
+    def interior(self) -> np.ndarray:
+        return self.values[1:-1, 1:-1, 1:-1]
 
-    NaN corners (unevaluated) never make a cell interesting.
-    """
-    nx, ny, nz = (d - 1 for d in lattice.shape)
-    lo = lattice[:nx, :ny, :nz].copy()
-    hi = lo.copy()
-    for a, b, c in [(a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)][1:]:
-        corner = lattice[a:nx + a, b:ny + b, c:nz + c]
-        np.fmin(lo, corner, out=lo)
-        np.fmax(hi, corner, out=hi)
-    with np.errstate(invalid="ignore"):
-        return (lo <= level + band) & (hi >= level - band)
+    def offsets(self, lo: int, hi: int) -> np.ndarray:
+        """Flat offsets of the block {lo..hi}^3 around an index."""
+        r = np.arange(lo, hi + 1, dtype=np.int64)
+        sx, sy = self.dims[1] * self.dims[2], self.dims[2]
+        return (r[:, None, None] * sx + r[None, :, None] * sy + r[None, None, :]).reshape(-1)
 
+    def spread(self, index: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Sorted distinct ``index + offset`` over all pairs (int64 flat indices)."""
+        total = len(index) * len(offsets)
+        if total * 64 < self.mark.size:   # few: sort them
+            return np.unique((index[:, None] + offsets).reshape(-1))
+        part = max(1, (1 << 22) // len(offsets))  # many: mark them in a boolean mask, then read it back
+        for start in range(0, len(index), part):
+            self.mark[(index[start:start + part, None] + offsets).reshape(-1)] = True
+        out = np.flatnonzero(self.mark)
+        self.mark[out] = False
+        return out
 
-def _shift_or(mask: np.ndarray, axis: int, forward: bool = True, backward: bool = False) -> None:
-    """In place: each element also takes the value of its predecessor (``forward``) and/or successor
-    (``backward``) along ``axis``."""
-    lead = [slice(None)] * 3
-    lag = [slice(None)] * 3
-    lead[axis], lag[axis] = slice(1, None), slice(None, -1)
-    src = mask.copy()
-    if forward:
-        mask[tuple(lead)] |= src[tuple(lag)]
-    if backward:
-        mask[tuple(lag)] |= src[tuple(lead)]
+    def interesting(self, cells: np.ndarray, level: float, band: float) -> np.ndarray:
+        """Bool [N] for cells [N]: corners straddle ``level`` or come within ``band`` (NaN corner: never)."""
+        out = np.empty(len(cells), dtype=bool)
+        for start in range(0, len(cells), _INTEREST_CHUNK):
+            corner = self.flat[self.corners[:, None] + cells[None, start:start + _INTEREST_CHUNK]]  # [8, n]
+            with np.errstate(invalid="ignore"):   # reduce over the short axis first: 7 vector passes each
+                out[start:start + _INTEREST_CHUNK] = ((corner.min(0) <= level + band)
+                                                      & (corner.max(0) >= level - band))
+        return out
 
+    def unknown_corners(self, cells: np.ndarray) -> np.ndarray:
+        """Sorted distinct corners of ``cells`` not evaluated yet (guard points excluded)."""
+        out = []
+        for start in range(0, len(cells), _INTEREST_CHUNK):
+            corner = (cells[start:start + _INTEREST_CHUNK, None] + self.corners).reshape(-1)
+            out.append(corner[np.isinf(self.flat[corner])])   # filter first: the de-duplication gets less
+        return self.spread(np.concatenate(out) if out else np.zeros(0, np.int64), np.zeros(1, np.int64))
 
-def _dilate(cells: np.ndarray) -> np.ndarray:
-    """Dilation by the 3x3x3 cube (26-neighbourhood), done separably along each axis."""
-    out = cells.copy()
-    for axis in range(3):
-        _shift_or(out, axis, forward=True, backward=True)
-    return out
+    def grid_index(self, points: np.ndarray) -> np.ndarray:
+        """Grid indices [N, 3] (int64) of flat lattice points."""
+        coords = np.stack(np.unravel_index(points, self.dims), axis=1)
+        coords -= 1
+        coords *= self.step
+        return coords
 
+    def refined(self, level: float) -> "_Lattice":
+        """The step/2 lattice (2m - 1 points per axis): every point of this lattice keeps its value; every
+        new point takes the side of ``level`` (+inf / -inf) of this lattice's point just below it, which is
+        a corner of every cell containing it (so: the side of an uninteresting cell it lies in)."""
+        m, f = self.m, 2 * self.m - 1
+        values = np.empty((f + 2,) * 3, np.float32)
+        inf = np.float32(np.inf)
+        keep = np.empty((m, f), np.float32)   # rows of a finer plane at even x, even y: old values between sides
+        side = np.empty((m, f), np.float32)   # rows of sides only
+        for i in range(m):   # plane by plane: each finer plane is written once, the rows stay in cache
+            src = self.interior[i]
+            sign = np.where(src > level, inf, -inf)
+            keep[:, 0::2], keep[:, 1::2] = src, sign[:, :-1]
+            side[:, 0::2], side[:, 1::2] = sign, sign[:, :-1]
+            for x, rows in ((2 * i, keep), (2 * i + 1, side)):
+                if x < f:
+                    plane = values[x + 1, 1:-1, 1:-1]
+                    plane[0::2], plane[1::2] = rows, side[:m - 1]
+        return _Lattice(f, self.step // 2, values)
 
-def _cells_to_points(cells: np.ndarray) -> np.ndarray:
-    """Lattice points (n per axis) that are corners of any marked cell (n-1 per axis)."""
-    pts = np.zeros(tuple(d + 1 for d in cells.shape), dtype=bool)
-    pts[:-1, :-1, :-1] = cells
-    for axis in range(3):
-        _shift_or(pts, axis)
-    return pts
+    def compact(self, res: int) -> np.ndarray:
+        """The first ``res`` points per axis as a C-contiguous [res]^3 volume in this lattice's own memory
+        (plane by plane: a plane's new place ends before its old one starts). The lattice is spent."""
+        volume = self.flat[:res ** 3].reshape(res, res, res)
+        for i in range(res):
+            volume[i] = self.values[i + 1, 1:res + 1, 1:res + 1]
+        return volume
 
-
-def _children(cells: np.ndarray) -> np.ndarray:
-    """Step-s/2 cells inside marked step-s cells: bool [m]^3 -> [2m]^3."""
-    return cells.repeat(2, 0).repeat(2, 1).repeat(2, 2)
-
-
-def _upsample2(lattice: np.ndarray) -> np.ndarray:
-    """Multilinear x2 refinement of a complete lattice: [m+1]^3 -> [2m+1]^3 (odd points = neighbour means)."""
-    out = lattice
-    for axis in range(3):
-        src = np.moveaxis(out, axis, 0)
-        dst = np.empty((2 * src.shape[0] - 1,) + src.shape[1:], dtype=lattice.dtype)
-        dst[0::2] = src
-        dst[1::2] = 0.5 * (src[:-1] + src[1:])
-        out = np.moveaxis(dst, 0, axis)
-    return out
+    def children(self, cells: np.ndarray, fine: "_Lattice") -> np.ndarray:
+        """Distinct ``fine`` lattice points of the cells (their 3 x 3 x 3 step/2 points); guard cells dropped."""
+        c = np.stack(np.unravel_index(cells, self.dims), axis=1) - 1
+        c = c[((c >= 0) & (c <= self.m - 2)).all(axis=1)]
+        base = np.ravel_multi_index(tuple((2 * c + 1).T), fine.dims)
+        return fine.spread(base, fine.offsets(0, 2))
 
 
 def sample_coarse_to_fine(field: FieldFn, res: int, *, level: float = 0.5, band: float = DEFAULT_BAND,
                           step: int | None = None, chunk: int = DEFAULT_CHUNK,
                           report: Reporter | None = None) -> np.ndarray:
     """Evaluate near the surface only; returns [res, res, res] float32 equal to the dense volume wherever
-    marching cubes looks (cells that straddle ``level`` connected to a found surface), see the module docstring."""
+    marching cubes looks (cells that straddle ``level`` connected to a found surface), see the module
+    docstring. A point not evaluated holds +inf (inside) or -inf (outside): only its side is known
+    (marching cubes never interpolates towards it, since every cell that straddles ``level`` has all
+    corners evaluated)."""
     report = report or Reporter()
     s0 = step or initial_step(res)
     if s0 < 1 or s0 & (s0 - 1):
         raise ValueError("step must be a power of two")
     n = -(-max(res - 1, 1) // s0) * s0  # padded extent: a multiple of s0 covering indices 0..res-1
-    values = np.full((n + 1,) * 3, np.nan, dtype=np.float32)
-    known = np.zeros((n + 1,) * 3, dtype=bool)
     steps = [s0 >> i for i in range(s0.bit_length())]  # s0, s0/2, ..., 1
     weights = np.array([1.0 / (t * t) for t in steps])
     bounds = np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
 
-    def evaluate(points: np.ndarray, s: int, origin: np.ndarray, sub: Reporter) -> np.ndarray:
-        """Evaluate the unknown step-s lattice points flagged in ``points`` (a box starting at ``origin``)."""
-        box = tuple(slice(o, o + d) for o, d in zip(origin, points.shape))
-        lattice_idx = np.argwhere(points & ~_cell_view(known, s)[box]) + origin
-        idx = lattice_idx * s
-        if len(idx):
-            vals = _evaluate(field, idx, chunk, sub)
-            values[idx[:, 0], idx[:, 1], idx[:, 2]] = vals
-            known[idx[:, 0], idx[:, 1], idx[:, 2]] = True
-        return lattice_idx
+    def evaluate(lat: _Lattice, points: np.ndarray, sub: Reporter) -> None:
+        vals = _evaluate(field, lat.grid_index(points), chunk, sub)
+        lat.flat[points] = vals
 
-    zero = np.zeros(3, dtype=int)
-    evaluate(np.ones((n // s0 + 1,) * 3, dtype=bool), s0, zero, report.slice(0.0, bounds[1]))
+    lat = _Lattice(n // s0 + 1, s0)
+    lat.interior[...] = np.inf
+    first = np.flatnonzero(np.isinf(lat.flat))
+    evaluate(lat, first, report.slice(0.0, bounds[1]))
+    new = lat.spread(first, -lat.corners)
     for li, s in enumerate(steps):
-        lattice = _cell_view(values, s)
-        size = np.array(lattice.shape)
+        last = s == 1
+        level_band = 0.0 if last else band
         level_report = report.slice(bounds[li], bounds[li + 1])
-        # Surface tracking: evaluate the corners of cells next to interesting ones until nothing is missing.
-        lo, hi = zero, size
+        # Surface tracking: evaluate the corners of interesting cells (and their neighbours) until none is missing.
+        touched = [new]
         rounds = 0
         while True:
-            box = tuple(slice(a, b) for a, b in zip(lo, hi))
-            grown = _dilate(_interesting(lattice[box], level, band))
+            hit = new[lat.interesting(new, level, level_band)]
+            grown = hit if last else lat.spread(hit, lat.neighbours)
+            points = lat.unknown_corners(grown)
             rounds += 1
-            new = evaluate(_cells_to_points(grown), s, lo,
-                           level_report.slice(0.5 * (1 - 0.5 ** (rounds - 1)), 0.5 * (1 - 0.5 ** rounds) + 0.5))
-            if not len(new):
+            if not len(points):
                 break
-            lo = np.maximum(new.min(0) - 2, 0)
-            hi = np.minimum(new.max(0) + 3, size)
+            evaluate(lat, points,
+                     level_report.slice(0.5 * (1 - 0.5 ** (rounds - 1)), 0.5 * (1 - 0.5 ** rounds) + 0.5))
+            new = lat.spread(points, -lat.corners)
+            touched.append(new)
         level_report.update(1.0)
-        if s == 1:
+        if last:
             break
-        # Split interesting cells (dilated by one) into step s/2; fill all other s/2 points by interpolation.
-        split = _cells_to_points(_children(_dilate(_interesting(lattice, level, band))))
-        evaluate(split, s // 2, zero, report.slice(bounds[li + 1], 0.5 * (bounds[li + 1] + bounds[li + 2])))
-        finer = _cell_view(values, s // 2)
-        np.copyto(finer, _upsample2(lattice), where=~_cell_view(known, s // 2))
-    return np.ascontiguousarray(values[:res, :res, :res])
+        # Split interesting cells (dilated by one, but for the last split) into step s/2; every other s/2
+        # point keeps its cell's side.
+        cells = touched[0] if len(touched) == 1 else lat.spread(np.concatenate(touched), np.zeros(1, np.int64))
+        del touched, new
+        split = cells[lat.interesting(cells, level, level_band)]
+        if s > 2:   # step 1's tracking follows the surface out of the last split cells by itself
+            split = lat.spread(split, lat.neighbours)
+        fine = lat.refined(level)
+        points = lat.children(split, fine)
+        points = points[np.isinf(fine.flat[points])]
+        del split, cells
+        lat = fine
+        evaluate(lat, points, report.slice(bounds[li + 1], 0.5 * (bounds[li + 1] + bounds[li + 2])))
+        new = lat.spread(points, -lat.corners)
+    return lat.compact(res)

@@ -66,9 +66,11 @@ def body_occupancy(points: np.ndarray, softness: float = 0.006, finger_radius: f
 
 def grid_field(res: int, **kwargs):
     """The body occupancy as a field over grid indices of a ``res`` grid (see backend.surface.sampling)."""
-    from backend.surface import index_to_cube
+    from backend.surface import IndexToCube
+
+    to_cube = IndexToCube(res)
 
     def field(index: np.ndarray) -> np.ndarray:
-        return body_occupancy(index_to_cube(index, res), **kwargs)
+        return body_occupancy(to_cube(index), **kwargs)
 
     return field
