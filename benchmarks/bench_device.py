@@ -177,6 +177,7 @@ def print_table(runs: list[Run], gpu: bool) -> None:
         print("released: " + next(r.notes[0] for r in runs if r.notes))
 
 
+@torch.no_grad()   # inference only, and the caller's autograd mode is left as it was (tests import this)
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto", help="auto, cuda, cuda:1, mps or cpu")
@@ -200,8 +201,6 @@ def main(argv: list[str] | None = None) -> dict:
     precisions = args.precisions or (["fp32", "fp16"] if device.type != "cpu" else ["fp32"])
     resolutions = args.resolutions or ([24, 32] if args.quick else [256, 512])
     chunk = args.chunk or SPARSE_CHUNK.get(device.type, 8192)
-    torch.set_grad_enabled(False)
-
     info = {"device": str(device), "gpu_measured": gpu, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "chunk": chunk, "machine": platform.machine()}
     if gpu:
