@@ -370,7 +370,7 @@ class PIFUHD_OT_export(PersonOperator, bpy.types.Operator):
             self.report({'ERROR'}, str(err))
             return {'CANCELLED'}
         what = "mesh and rig" if summary["rigged"] else "mesh (no rig: use Rig Person first to animate it)"
-        colours = "baked texture" if summary["textured"] else "vertex colors"
+        colors = "baked texture" if summary["textured"] else "vertex colors"
         self.report({'INFO'}, f"Exported the {what} with {colors} for {summary['target'].title()} to "
                               f"{summary['path']}.")
         return {'FINISHED'}

@@ -43,6 +43,10 @@ PYPI_REQUIREMENTS = (
     "tqdm==4.70.1",
     "pillow==13.0.0",               # photo loading (EXIF, CMYK, 16-bit)
     "fast-simplification==0.2.0",   # decimation to a polygon budget (numpy fallback without it)
+    # The baked texture's atlas (Smart UV Project without it). Only where a Python 3.11 wheel exists: pip
+    # would try to compile it elsewhere (no compiler on most artists' machines) and fail the whole step.
+    "xatlas==0.0.11; (sys_platform == 'linux' and platform_machine == 'x86_64') or sys_platform == 'win32' "
+    "or (sys_platform == 'darwin' and platform_machine == 'arm64')",
     # MediaPipe's runtime needs; MediaPipe itself goes in with --no-deps (its declared jax tree is unused).
     "protobuf==4.25.9",
     "absl-py==2.5.1",

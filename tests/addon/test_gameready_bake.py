@@ -203,4 +203,4 @@ def test_bake_needs_colours(bpy, clean_scene):
     bpy.ops.mesh.primitive_cube_add()
     with pytest.raises(RuntimeError) as err:
         bpy.ops.pifuhd.bake(size='1024')
-    assert "no colour attribute" in str(err.value)
+    assert "no color attribute" in str(err.value)
