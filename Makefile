@@ -32,7 +32,7 @@ addon: venv
 	$(PY) build_addon.py --validate
 
 bench: venv
-	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_device.py
 	$(PY) benchmarks/bench_demo.py
 
 clean:
