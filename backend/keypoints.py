@@ -31,6 +31,12 @@ import numpy as np
 
 from .ndc import index_to_ndc, ndc_to_index
 
+#: The OpenPose BODY_25 keypoint layout: row i of a [25, 3] keypoint array is ``BODY25_NAMES[i]``. "L" and "R"
+#: are the subject's own left and right.
+BODY25_NAMES = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip",
+                "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar",
+                "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")
+
 FINE_SIZE = 1024  # the fine network input's side, pixels
 
 

@@ -12,14 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-try:        # the built extension: the backend is bundled inside the add-on (pure Python here: no torch)
-    from .backend.errors import OptionsError
-    from .backend.options import Options
-except ModuleNotFoundError as err:     # a development checkout: the repository's backend beside the add-on
-    if not (err.name or "").endswith(".backend"):
-        raise
-    from backend.errors import OptionsError
-    from backend.options import Options
+from .backend_parts import Options, OptionsError
 
 #: The panel's device identifiers -> the options' device names.
 DEVICES = {"AUTO": "auto", "CPU": "cpu", "GPU": "gpu"}

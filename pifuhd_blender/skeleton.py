@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# BODY_25 indices (OpenPose order; see backend/photo/body25.py).
-KP = {"Nose": 0, "Neck": 1, "RShoulder": 2, "RElbow": 3, "RWrist": 4, "LShoulder": 5, "LElbow": 6, "LWrist": 7,
-      "MidHip": 8, "RHip": 9, "RKnee": 10, "RAnkle": 11, "LHip": 12, "LKnee": 13, "LAnkle": 14, "REye": 15,
-      "LEye": 16, "REar": 17, "LEar": 18, "LBigToe": 19, "LSmallToe": 20, "LHeel": 21, "RBigToe": 22,
-      "RSmallToe": 23, "RHeel": 24}
+from .backend_parts import BODY25_NAMES
+
+KP = {name: i for i, name in enumerate(BODY25_NAMES)}   # BODY_25 name -> row
 MIRROR = {"R" + k[1:]: "L" + k[1:] for k in KP if k.startswith("R")}
 MIRROR.update({v: k for k, v in MIRROR.items()})
 

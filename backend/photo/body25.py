@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-NAMES = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip",
-         "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar",
-         "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")
+from ..keypoints import BODY25_NAMES
+
+NAMES = BODY25_NAMES
 INDEX = {name: i for i, name in enumerate(NAMES)}
 
 # BODY_25 index -> MediaPipe landmark index; a pair means the midpoint of the two landmarks.

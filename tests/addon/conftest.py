@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from backend.keypoints import BODY25_NAMES as BODY25
+
 REPO = Path(__file__).resolve().parents[2]
 USER_RESOURCES = tempfile.mkdtemp(prefix="pifuhd-blender-user-")
 os.environ["BLENDER_USER_RESOURCES"] = USER_RESOURCES
@@ -93,9 +95,6 @@ ANALYTIC_JOINTS = {
     "LBigToe": (0.10, -0.86), "LSmallToe": (0.12, -0.86), "LHeel": (0.10, -0.87),
     "RBigToe": (-0.10, -0.86), "RSmallToe": (-0.12, -0.86), "RHeel": (-0.10, -0.87),
 }
-BODY25 = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip", "RHip",
-          "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar", "LBigToe", "LSmallToe",
-          "LHeel", "RBigToe", "RSmallToe", "RHeel")
 PHOTO_CROP = (120, 40, 900)   # where the synthetic photo's crop was (x, y, side), for the keypoint round trip
 
 

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 import pytest
 
+from backend.keypoints import BODY25_NAMES
 from pifuhd_blender import worker as protocol
 
 PHOTO = "photos/ryota_rgba.png"
@@ -41,8 +42,7 @@ def test_prepared_keypoints_land_on_the_person(shared_dir):
     prepared = prepare(str(shared_dir / PHOTO), Options())
     kp = photo_to_cube(prepared.keypoints, prepared.crop, 1024)
     assert kp.shape == (25, 3) and np.isfinite(kp).all()
-    names = {"Nose": 0, "Neck": 1, "RShoulder": 2, "LShoulder": 5, "MidHip": 8, "RHip": 9, "LHip": 12,
-             "RKnee": 10, "LKnee": 13, "RAnkle": 11, "LAnkle": 14}
+    names = {name: i for i, name in enumerate(BODY25_NAMES)}
     y = {n: kp[i, 1] for n, i in names.items()}
     assert y["Nose"] > y["Neck"] > y["MidHip"] > y["RKnee"] > y["RAnkle"]
     assert kp[names["LShoulder"], 0] > kp[names["RShoulder"], 0]            # the subject's left is +x
