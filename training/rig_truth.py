@@ -145,6 +145,18 @@ def edge_stretch(rest: np.ndarray, posed: np.ndarray, faces: np.ndarray) -> np.n
     return after / np.maximum(before, 1e-12)
 
 
+def evaluated_world_positions(bpy, ob) -> np.ndarray:
+    """The evaluated (posed, deformed) vertex positions of the mesh object ``ob``, [V, 3] float in world
+    space (metres, Blender's frame)."""
+    ev = ob.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    me = ev.to_mesh()
+    co = np.empty(len(me.vertices) * 3, np.float32)
+    me.vertices.foreach_get("co", co)
+    ev.to_mesh_clear()
+    m = np.asarray(ob.matrix_world)
+    return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+
+
 def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str) -> list[dict]:
     """Build the reconstruction in Blender with the add-on (module ``package``), rig it with weights
     ``method``, pose it like the generator for each of :data:`POSES` and measure against the exact bodies
@@ -170,16 +182,7 @@ def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str) 
     ob.data.polygons.foreach_get("vertices", faces)
     faces = faces.reshape(-1, 3)
 
-    def world_positions():
-        ev = ob.evaluated_get(bpy.context.evaluated_depsgraph_get())
-        me = ev.to_mesh()
-        co = np.empty(len(me.vertices) * 3, np.float32)
-        me.vertices.foreach_get("co", co)
-        ev.to_mesh_clear()
-        m = np.asarray(ob.matrix_world)
-        return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
-
-    rest = world_positions()
+    rest = evaluated_world_positions(bpy, ob)
     cube = ((rest - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER   # the inverse rotation
     parts = nearest_parts(case.shape, case.frame.to_world(cube))
     accuracy = part_accuracy(weights, names, parts)
@@ -197,7 +200,7 @@ def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str) 
             spin = Matrix.Rotation(np.radians(turn.degrees), 4, Vector(axis.tolist()))
             pb.matrix = Matrix.Translation(head) @ spin @ Matrix.Translation(-head) @ pb.matrix
             bpy.context.view_layer.update()
-        posed = world_positions()
+        posed = evaluated_world_positions(bpy, ob)
         exact_posed = place.apply(exact[pose][0])
         stretch = edge_stretch(rest, posed, faces)
         rows.append({"pose": pose, "accuracy": accuracy,

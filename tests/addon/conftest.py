@@ -155,19 +155,9 @@ def make_person(bpy, installed_addon, analytic_person):
 @pytest.fixture
 def world_positions(bpy):
     """world_positions(ob) -> the evaluated (posed, deformed) mesh's vertex positions [V, 3] in world space."""
-    import numpy as np
+    from training.rig_truth import evaluated_world_positions
 
-    def positions(ob):
-        depsgraph = bpy.context.evaluated_depsgraph_get()
-        ev = ob.evaluated_get(depsgraph)
-        me = ev.to_mesh()
-        co = np.empty(len(me.vertices) * 3, np.float32)
-        me.vertices.foreach_get("co", co)
-        ev.to_mesh_clear()
-        m = np.asarray(ob.matrix_world)
-        return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
-
-    return positions
+    return lambda ob: evaluated_world_positions(bpy, ob)
 
 
 @pytest.fixture(scope="session")
