@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from .errors import PIFuHDError
+from .options import PRECISIONS
 
 
 def mps_available() -> bool:
@@ -42,7 +43,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES = {name: getattr(torch, dtype) for name, dtype in zip(PRECISIONS, ("float32", "float16", "bfloat16"))}
 
 
 def cpu_supports_bf16() -> bool:
@@ -61,8 +62,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     bfloat16 (see :func:`cpu_supports_bf16`). Raises :class:`PIFuHDError` saying what to choose instead.
     """
     name = str(precision).strip().lower()
-    if name not in PRECISIONS:
-        raise PIFuHDError(f"Unknown precision {precision!r}: use fp32, fp16 or bf16.")
+    if name not in DTYPES:
+        raise PIFuHDError(f"Unknown precision {precision!r}: use {', '.join(DTYPES)}.")
     if name == "fp16" and device.type == "cpu":
         raise PIFuHDError("fp16 runs on a GPU only: on the CPU use fp32, or bf16 where the CPU supports it.")
     if name == "bf16" and device.type == "cpu" and not cpu_supports_bf16():
@@ -70,4 +71,4 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
                           "use fp32.")
     if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise PIFuHDError("This GPU has no bfloat16 support: use fp16 or fp32.")
-    return PRECISIONS[name]
+    return DTYPES[name]

@@ -32,11 +32,11 @@ from torch import nn
 from .hourglass import HGFilter
 from .mlp import PointMLP
 from .normal_net import NormalNet
+from ..options import NETWORK_STATES
 from .options import LevelOptions
 
 
 StepFn = Callable[[float], None]
-NETWORK_STATES = ("official", "eval")
 
 
 @dataclass
