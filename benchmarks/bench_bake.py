@@ -18,11 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from addon_session import addon_module, install_addon, reconstruct  # noqa: E402
 
 
-def srgb(linear: np.ndarray) -> np.ndarray:
-    c = np.clip(linear, 0.0, 1.0)
-    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1 / 2.4) - 0.055)
-
-
 def corner_arrays(me):
     """(faces [F, 3], uv [F, 3, 2], linear colours [F, 3, 3]) per loop triangle."""
     me.calc_loop_triangles()
@@ -40,24 +35,15 @@ def corner_arrays(me):
     return vert[loops], uv.reshape(-1, 2)[loops].astype(np.float64), col.reshape(-1, 4)[vert[loops], :3]
 
 
-def colour_error(image, uv: np.ndarray, colours: np.ndarray) -> np.ndarray:
+def colour_error(image, uv: np.ndarray, colours: np.ndarray, uv_atlas, placement) -> np.ndarray:
     """|baked - expected| in 8-bit levels (max over RGB) at each triangle's centroid texel, for triangles
-    whose centroid texel centre lies well inside them."""
+    whose centroid texel centre lies well inside them (``uv_atlas.centroid_texels``)."""
     w, h = image.size
     px = np.empty(w * h * image.channels, np.float32)
     image.pixels.foreach_get(px)
     px = px.reshape(h, w, image.channels)[:, :, :3]
-    texel = np.clip(np.round(uv.mean(axis=1) * w - 0.5).astype(int), 0, w - 1)
-    centre = (texel + 0.5) / w
-    a, b, c = uv[:, 0], uv[:, 1], uv[:, 2]
-    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
-    ok = np.abs(det) > 1e-14
-    det = np.where(ok, det, 1.0)
-    w1 = ((centre[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (centre[:, 1] - a[:, 1])) / det
-    w2 = ((b[:, 0] - a[:, 0]) * (centre[:, 1] - a[:, 1]) - (centre[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])) / det
-    bary = np.stack([1 - w1 - w2, w1, w2], axis=1)
-    inside = ok & (bary.min(axis=1) > 0.05)
-    expected = srgb((bary[inside, :, None] * colours[inside]).sum(axis=1))
+    texel, bary, inside = uv_atlas.centroid_texels(uv, w)
+    expected = placement.linear_to_srgb((bary[inside, :, None] * colours[inside]).sum(axis=1))
     got = px[texel[inside, 1], texel[inside, 0]]
     return 255.0 * np.abs(got - expected).max(axis=1)
 
@@ -83,7 +69,7 @@ def main() -> None:
         faces, uv, colours = corner_arrays(ob.data)
         islands = uv_atlas.uv_islands(faces, uv)
         used = uv_atlas.texture_use(uv, args.size)
-        err = colour_error(image, uv, colours)
+        err = colour_error(image, uv, colours, uv_atlas, addon_module(package, "placement"))
         print(f"| {method} | {islands} | {100 * used:.1f} % | {err.mean():.2f} / {np.percentile(err, 95):.2f} / "
               f"{err.max():.1f} | {elapsed:.0f} s |")
         sys.stdout.flush()

@@ -77,6 +77,29 @@ def uv_islands(faces: np.ndarray, uv: np.ndarray, decimals: int = 6) -> int:
     return len({find(i) for i in range(n)})
 
 
+def barycentric(points: np.ndarray, tri: np.ndarray, eps: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """Barycentric weights [N, 3] of 2-D ``points`` [N, 2] in triangles ``tri`` [N, 3, 2] (or one triangle
+    [3, 2] for all points), and a bool [N]: False where a triangle is degenerate (its weights are not valid)."""
+    p, t = np.asarray(points, np.float64), np.asarray(tri, np.float64)
+    a, b, c = t[..., 0, :], t[..., 1, :], t[..., 2, :]
+    det = (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (c[..., 0] - a[..., 0]) * (b[..., 1] - a[..., 1])
+    ok = np.broadcast_to(np.abs(det) > eps, p.shape[:-1])
+    det = np.where(np.abs(det) > eps, det, 1.0)
+    w1 = ((p[:, 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (c[..., 0] - a[..., 0]) * (p[:, 1] - a[..., 1])) / det
+    w2 = ((b[..., 0] - a[..., 0]) * (p[:, 1] - a[..., 1]) - (p[:, 0] - a[..., 0]) * (b[..., 1] - a[..., 1])) / det
+    return np.stack([1 - w1 - w2, w1, w2], axis=1), ok
+
+
+def centroid_texels(uv: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For UV triangles [F, 3, 2] in a ``size`` x ``size`` texture: the texel (x, y) [F, 2] nearest each
+    centroid, the barycentric weights [F, 3] of that texel's centre in its triangle, and a bool [F]: the
+    centre lies well inside (every weight above 0.05), where a bake shows the triangle's own colours."""
+    uv = np.asarray(uv, np.float64)
+    texel = np.clip(np.round(uv.mean(axis=1) * size - 0.5).astype(int), 0, size - 1)
+    bary, ok = barycentric((texel + 0.5) / size, uv)
+    return texel, bary, ok & (bary.min(axis=1) > 0.05)
+
+
 def texture_use(uv: np.ndarray, size: int) -> float:
     """Share of a ``size`` x ``size`` texture's texels whose centre lies inside some UV triangle."""
     tri = np.asarray(uv, dtype=np.float64).reshape(-1, 3, 2) * size - 0.5   # texel-centre coordinates
@@ -85,14 +108,8 @@ def texture_use(uv: np.ndarray, size: int) -> float:
     hi = np.clip(np.ceil(tri.max(axis=1)).astype(int), 0, size - 1)
     for t, (x0, y0), (x1, y1) in zip(tri, lo, hi):
         xs, ys = np.meshgrid(np.arange(x0, x1 + 1), np.arange(y0, y1 + 1))
-        p = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
-        a, b, c = t
-        d = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])
-        if abs(d) < 1e-12:
-            continue
-        w1 = ((p[:, 0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (p[:, 1] - a[1])) / d
-        w2 = ((b[0] - a[0]) * (p[:, 1] - a[1]) - (p[:, 0] - a[0]) * (b[1] - a[1])) / d
-        inside = (w1 >= 0) & (w2 >= 0) & (w1 + w2 <= 1)
+        bary, ok = barycentric(np.stack([xs.ravel(), ys.ravel()], axis=1), t)
+        inside = ok & (bary.min(axis=1) >= 0)
         covered[ys.ravel()[inside], xs.ravel()[inside]] = True
     return float(covered.mean())
 

@@ -10,6 +10,9 @@ import struct
 import numpy as np
 import pytest
 
+from pifuhd_blender.placement import linear_to_srgb
+from pifuhd_blender.uv_atlas import centroid_texels
+
 SIZE = 512
 
 
@@ -17,11 +20,6 @@ SIZE = 512
 def person(clean_scene, make_person):
     ob, _ = make_person()
     return ob
-
-
-def srgb(linear):
-    c = np.clip(linear, 0.0, 1.0)
-    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1 / 2.4) - 0.055)
 
 
 def pixels(image):
@@ -61,19 +59,10 @@ def assert_texture_matches_vertex_colours(image, me):
     # the texel nearest each triangle's centroid, where its centre lies inside the triangle: the colour
     # there is the barycentric mix of the corners' colours (colour attributes interpolate linearly), stored
     # sRGB-encoded in the 8-bit image
-    texel = np.clip(np.round(uv.mean(axis=1) * SIZE - 0.5).astype(int), 0, SIZE - 1)
-    centre = (texel + 0.5) / SIZE
-    a, b, c = uv[:, 0], uv[:, 1], uv[:, 2]
-    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
-    ok = np.abs(det) > 1e-12
-    det = np.where(ok, det, 1.0)
-    w1 = ((centre[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (centre[:, 1] - a[:, 1])) / det
-    w2 = ((b[:, 0] - a[:, 0]) * (centre[:, 1] - a[:, 1]) - (centre[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])) / det
-    bary = np.stack([1 - w1 - w2, w1, w2], axis=1)
-    inside = ok & (bary.min(axis=1) > 0.05)
+    texel, bary, inside = centroid_texels(uv, SIZE)
     assert inside.sum() > 1000
     picks = np.random.default_rng(0).choice(np.flatnonzero(inside), 200, replace=False)
-    expected = srgb((bary[picks, :, None] * colours[picks]).sum(axis=1))
+    expected = linear_to_srgb((bary[picks, :, None] * colours[picks]).sum(axis=1))
     got = px[texel[picks, 1], texel[picks, 0]]
     error = np.abs(got - expected).max(axis=1)
     assert np.median(error) < 0.004 and error.max() < 0.01, (np.median(error), error.max())
