@@ -49,6 +49,11 @@ class Model:
     dtype: torch.dtype = torch.float32   # what the networks compute in (weights, features, queries)
 
     @property
+    def input_sizes(self) -> tuple[int, int]:
+        """(coarse, fine) network input sizes in pixels this model reads (512 / 1024 for the release)."""
+        return int(self.coarse.load_size), int(self.fine.load_size)
+
+    @property
     def network_state(self) -> str:
         """The module state the network runs in: ``"official"`` or ``"eval"`` (see :func:`load_model`)."""
         return self.net.state
@@ -152,8 +157,7 @@ def as_image(image: str | os.PathLike | np.ndarray) -> np.ndarray:
 def check_input_sizes(model: Model, inputs: NetworkInputs) -> None:
     """Refuse network inputs made for other input sizes than ``model``'s (its ``load_size``s): fed at the
     wrong size the networks make plausible-looking nonsense. Raises :class:`InputSizeError`."""
-    want = (model.coarse.load_size, model.fine.load_size)
-    got = (int(inputs.image_512.shape[-1]), int(inputs.image_1024.shape[-1]))
+    want, got = model.input_sizes, inputs.sizes
     if got != want:
         raise InputSizeError(f"These network inputs are {got[0]}/{got[1]} pixels, but {model.path.name} reads "
                              f"{want[0]}/{want[1]}: prepare the photo for this model "

@@ -39,6 +39,11 @@ class NetworkInputs:
     b_min: np.ndarray
     b_max: np.ndarray
 
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """(coarse, fine) image sizes in pixels, e.g. (512, 1024)."""
+        return int(self.image_512.shape[-1]), int(self.image_1024.shape[-1])
+
 
 def composite_over_grey(rgba: np.ndarray) -> np.ndarray:
     """RGBA uint8 [H,W,4] -> RGB uint8 [H,W,3] the official way.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .engine import Model, as_image, check_input_sizes, extract_surface
+from .engine import Model, as_image, extract_surface
 from .errors import ImageError, NoPersonError, PIFuHDError
 from .input_transform import NetworkInputs
 from .mesh import Mesh
@@ -50,11 +50,6 @@ class Reconstruction:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def model_sizes(model: Model) -> tuple[int, int]:
-    """(coarse, fine) network input sizes in pixels that ``model`` reads (512 / 1024 for the release)."""
-    return int(model.coarse.load_size), int(model.fine.load_size)
-
-
 def load_model_for(checkpoint: str | os.PathLike, options: Options | None = None) -> Model:
     """The model ``options`` ask for (device, precision, network state), loaded with ``engine.load_model``.
     Raises :class:`CheckpointError`, :class:`PIFuHDError` (device not available)."""
@@ -81,8 +76,7 @@ def inputs_for(prepared: PreparedPhoto, photo: str | os.PathLike | np.ndarray,
                sizes: tuple[int, int]) -> NetworkInputs:
     """The prepared photo's network inputs at ``sizes`` (rebuilt with the same crop and mask when it was
     prepared at others; never fed at the wrong size)."""
-    have = (int(prepared.inputs.image_512.shape[-1]), int(prepared.inputs.image_1024.shape[-1]))
-    if have == tuple(sizes):
+    if prepared.inputs.sizes == tuple(sizes):
         return prepared.inputs
     try:
         return prepared.inputs_at(photo, *sizes)
@@ -108,14 +102,13 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
     report = Reporter(progress, cancel)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    sizes = model_sizes(model)
+    sizes = model.input_sizes
     keypoints = preview = None
     warnings: list[str] = []
     stage = report.slice(*STAGES["prepare"], stage="prepare")
     stage.check()
-    if inputs is not None:
-        check_input_sizes(model, inputs)
-    elif options.detect:
+    # Given inputs: extract_surface checks their sizes before any network runs.
+    if inputs is None and options.detect:
         if prepared is None:
             prepared = prepare(photo, options, sizes)
         inputs = inputs_for(prepared, photo, sizes)
@@ -123,7 +116,7 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
 
         keypoints = photo_to_cube(prepared.keypoints, prepared.crop, sizes[1])
         warnings, preview = [str(w) for w in prepared.warnings], prepared.preview
-    else:
+    elif inputs is None:
         from .input_transform import prepare_inputs
 
         inputs = prepare_inputs(as_image(photo), options.crop, *sizes)

@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
             else:
                 model = random_model(TINY_COARSE, TINY_FINE, device, resolve_precision(precision, device),
                                      "tiny-random")
-            sizes = (model.coarse.load_size, model.fine.load_size)
+            sizes = model.input_sizes
             if sizes not in prepared:
                 prepared[sizes] = prepare_inputs(photo, CROP, *sizes)
             inputs = prepared[sizes]
