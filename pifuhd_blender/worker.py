@@ -174,6 +174,7 @@ class _Worker:
     def reconstruct(self, msg: dict, cancel: threading.Event) -> None:
         import numpy as np
         from backend.errors import Cancelled
+        from backend.fileio import atomic_write
         from backend.options import Options
         from backend.pipeline import run
         job_id = msg["id"]
@@ -191,7 +192,8 @@ class _Worker:
         if result.keypoints is not None:
             arrays["keypoints"] = np.asarray(result.keypoints, dtype=np.float64)
         out = msg["out"]
-        _write_atomically(out, lambda tmp: np.savez(tmp, **arrays), ".part.npz")
+        with atomic_write(out) as tmp:       # removed again on any failure: nothing half-written is left
+            np.savez(tmp, **arrays)
         info = dict(result.info, model_reused=cached, model=model.describe())
         self.send(type="result", id=job_id, path=out, vertices=int(len(mesh.vertices)),
                   faces=int(len(mesh.faces)), info=info, warnings=result.warnings)
@@ -203,7 +205,7 @@ class _Worker:
         from backend.pipeline import prepare
         options = Options.from_dict(msg.get("options") or {})
         prepared = prepare(self.load_photo(msg), options)
-        _write_atomically(msg["out"], lambda tmp: save_preview(prepared.preview, tmp), ".part.png")
+        save_preview(prepared.preview, msg["out"])       # atomic: nothing half-written is left
         self.send(type="result", id=msg["id"], path=msg["out"], warnings=[str(w) for w in prepared.warnings])
 
     def run(self, msg: dict, cancel: threading.Event) -> None:
@@ -252,22 +254,6 @@ class _Worker:
                                   "The worker log has the details.")
         finally:
             sys.stderr.flush()
-
-
-def _write_atomically(path: str, write, suffix: str) -> None:
-    """``write(tmp)`` to a temporary name beside ``path``, then renamed onto it; on any failure (disk full,
-    cancel) the temporary file is removed, so nothing is left for Blender to find."""
-    tmp = path + suffix
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        for leftover in (tmp, path):
-            try:
-                os.remove(leftover)
-            except OSError:
-                pass
-        raise
 
 
 def _read_commands(commands: "queue.Queue[dict]", cancels: dict, lock: threading.Lock) -> None:
