@@ -249,13 +249,14 @@ def _leg_caps(verts: np.ndarray, tris: np.ndarray, heads: np.ndarray, tails: np.
 
 def _separate_parts(ob: bpy.types.Object, verts: np.ndarray, tris: np.ndarray, heads: np.ndarray,
                     tails: np.ndarray, order: list[str], parents: list, radii: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray | None, int]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
     """Cut the mesh where body parts that are not joined touch and close each side (see ``part_split``).
-    Returns (vertices, the vertices' body parts or None, how many vertices were split); the mesh is left
-    alone when it has faces other than triangles, UV maps or shape keys (their data could not follow)."""
+    Returns (vertices, triangles, the vertices' body parts or None, how many vertices were split), as the
+    mesh holds them afterwards; the mesh is left alone when it has faces other than triangles, UV maps or
+    shape keys (their data could not follow)."""
     me = ob.data
     if len(me.loops) != 3 * len(me.polygons) or len(me.uv_layers) or me.shape_keys is not None:
-        return verts, None, 0
+        return verts, tris, None, 0
     part = part_weights.assign_parts(verts, heads, tails, radii, order)
     limb = radii > 0
 
@@ -270,9 +271,10 @@ def _separate_parts(ob: bpy.types.Object, verts: np.ndarray, tris: np.ndarray, h
 
     new_v, new_f, source, new_part = part_split.split_parts(verts, tris, part, joined)
     if len(new_f) == len(tris):
-        return verts, new_part, 0
+        return verts, tris, new_part, 0
     _replace_geometry(me, new_v, new_f, source)
-    return new_v.astype(np.float32), new_part, int(len(new_v) - len(verts))
+    tris = _mesh_arrays(me)[1]                 # the triangles as the mesh holds them (validated)
+    return new_v.astype(np.float32), tris, new_part, int(len(new_v) - len(verts))
 
 
 def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_keypoints: bool = True,
@@ -321,10 +323,10 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
         radii = part_weights.limb_radii(verts, heads, tails, order, skel.height, caps)
         part = None
         if separate_parts:
-            verts, part, separated = _separate_parts(ob, verts, tris, heads, tails, order, parents, radii)
+            verts, tris, part, separated = _separate_parts(ob, verts, tris, heads, tails, order, parents, radii)
         w = part_weights.part_weights(verts, heads, tails, order, parents, height=skel.height,
                                       falloff=FALLOFF * skel.height, max_influences=max_influences, part=part,
-                                      radii=radii, faces=_mesh_arrays(ob.data)[1])
+                                      radii=radii, faces=tris)
         how = "body parts" + (f", touching parts separated ({separated} vertices split)" if separated else "")
     elif auto_ok:
         w = read_weights(ob, order)
