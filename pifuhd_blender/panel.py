@@ -88,6 +88,15 @@ class VIEW3D_PT_pifuhd(_SidebarPanel, bpy.types.Panel):
         layout.label(text=status.text, icon=STATUS_ICONS.get(status.level, 'INFO'))
 
 
+def _toggle_with_options(layout, settings, toggle: str, *options: str) -> None:
+    """A checkbox, then its own settings below it, greyed out while it is off (as Blender's panels do)."""
+    layout.prop(settings, toggle)
+    sub = layout.column()
+    sub.active = getattr(settings, toggle)
+    for name in options:
+        sub.prop(settings, name)
+
+
 class VIEW3D_PT_pifuhd_gameready(_SidebarPanel, bpy.types.Panel):
     """Game-ready options: applied by Reconstruct (polygon budget, clean-up, color fill, rig, bake), and the
     rig / bake / export buttons for the selected person."""
@@ -105,21 +114,9 @@ class VIEW3D_PT_pifuhd_gameready(_SidebarPanel, bpy.types.Panel):
         col.label(text="When reconstructing:")
         col.prop(settings, "poly_budget")
         col.prop(settings, "use_cleanup")
-        col.prop(settings, "use_color_fill")
-        sub = col.column()
-        sub.active = settings.use_color_fill
-        sub.prop(settings, "back_filepath")
-        col.prop(settings, "use_rig")
-        sub = col.column()
-        sub.active = settings.use_rig
-        sub.prop(settings, "rig_naming")
-        sub.prop(settings, "rig_weights")
-        sub.prop(settings, "rig_separate_parts")
-        col.prop(settings, "use_bake")
-        sub = col.column()
-        sub.active = settings.use_bake
-        sub.prop(settings, "bake_size")
-        sub.prop(settings, "bake_unwrap")
+        _toggle_with_options(col, settings, "use_color_fill", "back_filepath")
+        _toggle_with_options(col, settings, "use_rig", "rig_naming", "rig_weights", "rig_separate_parts")
+        _toggle_with_options(col, settings, "use_bake", "bake_size", "bake_unwrap")
 
         box = layout.box()
         box.enabled = not busy
