@@ -77,3 +77,25 @@ def _pixels_to_ndc(c: np.ndarray, side: float, size: int) -> np.ndarray:
 
 def _ndc_to_pixels(ndc: np.ndarray, side: float, size: int) -> np.ndarray:
     return (ndc_to_index(ndc, size) + 0.5) * side / size
+
+
+NOSE, NECK = BODY25_NAMES.index("Nose"), BODY25_NAMES.index("Neck")
+CHIN = 0.45         # the chin: this share of the way from the nose keypoint down to the neck keypoint
+HEAD_HALF_WIDTH = 0.8   # the head's half-width at most: this many nose-to-neck lengths either side of the nose
+
+
+def head_mask(points: np.ndarray, keypoints: np.ndarray | None, min_confidence: float = 0.3) -> np.ndarray:
+    """bool [N]: the cube points [N, >=2] (x right, y up) on the head, above the chin and beside the nose by
+    at most :data:`HEAD_HALF_WIDTH` nose-to-neck lengths, from BODY_25 keypoints [25, 3] in the cube frame
+    (:func:`photo_to_cube`). All False without keypoints, or when the nose or the neck is below
+    ``min_confidence`` or the nose is not above the neck (a person upside down or lying)."""
+    pts = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
+    out = np.zeros(len(pts), dtype=bool)
+    if keypoints is None:
+        return out
+    kp = np.asarray(keypoints, dtype=np.float64).reshape(-1, 3)
+    nose, neck = kp[NOSE], kp[NECK]
+    length = nose[1] - neck[1]
+    if min(nose[2], neck[2]) < min_confidence or length <= 0:
+        return out
+    return (pts[:, 1] > nose[1] - CHIN * length) & (np.abs(pts[:, 0] - nose[0]) < HEAD_HALF_WIDTH * length)

@@ -146,7 +146,7 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
     t = time.perf_counter()
     colors_report = report.slice(*STAGES["colors"], stage="colors")
     colors_report.update(STARTED)
-    mesh.colors = _colors(mesh, inputs, model, options, back)
+    mesh.colors = _colors(mesh, inputs, model, options, back, keypoints)
     colors_report.update(1.0)
     seconds["colors"] = time.perf_counter() - t
 
@@ -187,7 +187,7 @@ def reconstruct(image: str | os.PathLike | np.ndarray, model: Model, *, resoluti
 
 
 def _colors(mesh: Mesh, inputs: NetworkInputs, model: Model, options: Options,
-            back: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+            back: tuple[np.ndarray, np.ndarray] | None, keypoints: np.ndarray | None) -> np.ndarray:
     """Vertex colours [V, 3] sRGB in [0, 1]: the visibility-aware fill (with the back photo and its person
     mask when given), or the photo's colour straight along the view axis (the official photo-colour path)."""
     if not options.color_fill:
@@ -197,7 +197,7 @@ def _colors(mesh: Mesh, inputs: NetworkInputs, model: Model, options: Options,
     from .meshops import colorize
 
     back_image, back_mask = back if back is not None else (None, None)
-    result = colorize(mesh, inputs.image_1024, inputs.calib, back_image, back_mask=back_mask)
+    result = colorize(mesh, inputs.image_1024, inputs.calib, back_image, back_mask=back_mask, keypoints=keypoints)
     return np.asarray(result, np.float32)
 
 

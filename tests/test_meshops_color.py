@@ -122,6 +122,53 @@ def test_through_colour_only_on_the_back_of_the_same_body_part(scene):
     assert (kept[free & (from_logo < M.LOGO_RADIUS - 0.01)] == 0).all()          # the logo does not
 
 
+FACE = np.array([0.50, 0.38, 0.30])      # a darker patch of skin on the face: same hue, so it passes as skin
+HEAD_Y = 0.65                             # the figure's head: a sphere of radius 0.12 at (0, 0.65, 0)
+
+
+def face_keypoints() -> np.ndarray:
+    """BODY_25 keypoints [25, 3] in the cube frame: only the nose (on the face) and the neck."""
+    from backend.keypoints import NECK, NOSE
+    kp = np.zeros((25, 3))
+    kp[NOSE], kp[NECK] = (0.0, 0.63, 0.9), (0.0, 0.45, 0.9)
+    return kp
+
+
+def test_the_face_does_not_show_on_the_back_of_the_head(scene):
+    photo = scene["photo"][:, :, :3].copy()
+    jj, ii = np.meshgrid(np.arange(SIZE), np.arange(SIZE))
+    x, y = -1 + 2 * jj / (SIZE - 1), 1 - 2 * ii / (SIZE - 1)
+    face = (np.abs(x) < 0.05) & (np.abs(y - (HEAD_Y + 0.02)) < 0.03)
+    photo[face] = np.rint(FACE * 255)
+    p, n = scene["v"], scene["n"]
+    behind = (np.abs(p[:, 0]) < 0.03) & (np.abs(p[:, 1] - (HEAD_Y + 0.02)) < 0.015) & (n[:, 2] < -0.5)
+    in_front = (np.abs(p[:, 0]) < 0.03) & (np.abs(p[:, 1] - (HEAD_Y + 0.02)) < 0.015) & (n[:, 2] > 0.5)
+    assert behind.sum() > 5 and in_front.sum() > 5
+    plain = colorize_details((p, scene["f"]), photo, CALIB)
+    assert (error(plain.colors[behind], FACE) < 0.1).all()            # without keypoints: the face, twice
+    res = colorize_details((p, scene["f"]), photo, CALIB, keypoints=face_keypoints())
+    assert (error(res.colors[in_front], FACE) < 0.1).all()            # the face stays on the front
+    assert (error(res.colors[behind], FACE) > 0.25).all()
+    assert (error(res.colors[behind], M.SKIN) < 0.1).all()            # the back: the head's sides
+    assert (res.through_weight[p[:, 1] > 0.6] == 0).all()
+    body = p[:, 1] < 0.4                                              # below the chin nothing changes
+    np.testing.assert_array_equal(res.through_weight[body], plain.through_weight[body])
+
+
+def test_head_mask_needs_a_confident_upright_nose_and_neck():
+    from backend.keypoints import NECK, NOSE, head_mask
+    pts = np.array([[0.0, 0.7], [0.0, 0.5], [0.2, 0.7], [-0.1, 0.6]])
+    kp = face_keypoints()
+    assert head_mask(pts, kp).tolist() == [True, False, False, True]
+    assert not head_mask(pts, None).any()
+    low = kp.copy()
+    low[NOSE, 2] = 0.1
+    assert not head_mask(pts, low).any()
+    upside_down = kp.copy()
+    upside_down[[NOSE, NECK]] = upside_down[[NECK, NOSE]]
+    assert not head_mask(pts, upside_down).any()
+
+
 def test_silhouette_is_filled_not_smeared(scene):
     rim = np.abs(scene["n"][:, 2]) < 0.2
     new = (error(scene["result"].colors[rim], scene["garment"][rim]) < 0.1).mean()

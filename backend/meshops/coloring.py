@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..keypoints import head_mask
 from ..mesh import Mesh
 from .back_photo import BackFit, align_back_photo, person_mask
 from .color_fill import fill_colors
@@ -89,7 +90,7 @@ def colorize_details(mesh: Mesh | tuple[np.ndarray, np.ndarray], image, calib, b
                      back_mask: np.ndarray | None = None, front_mask: np.ndarray | None = None,
                      grazing: tuple[float, float] = GRAZING, blend_iterations: int = 30,
                      frontal_cos: float = FRONTAL_COS, handicap: float = HANDICAP,
-                     through: bool = True) -> ColorResult:
+                     through: bool = True, keypoints: np.ndarray | None = None) -> ColorResult:
     """See :func:`colorize`; also returns the per-vertex photo weights and the back photo's fit."""
     vertices, faces = _arrays(mesh)
     n = len(vertices)
@@ -115,6 +116,7 @@ def colorize_details(mesh: Mesh | tuple[np.ndarray, np.ndarray], image, calib, b
         wt = through_weights(vertices, faces, view, mask=front_mask, grazing=grazing, normals=normals,
                              depth=depth)
         wt[wb > 0] = 0.0                                        # a real photo of the back wins
+        wt[head_mask(vertices, keypoints)] = 0.0                # the face is not on the back of the head
     photo = np.zeros((n, 3), np.float32)
     uv = view.project(vertices)[:, :2]
     seen = (wf > 0) | (wt > 0)
@@ -145,7 +147,7 @@ def colorize_details(mesh: Mesh | tuple[np.ndarray, np.ndarray], image, calib, b
 def colorize(mesh: Mesh | tuple[np.ndarray, np.ndarray], image, calib, back_image=None, *,
              back_mask: np.ndarray | None = None, front_mask: np.ndarray | None = None,
              grazing: tuple[float, float] = GRAZING, blend_iterations: int = 30,
-             through: bool = True) -> np.ndarray:
+             through: bool = True, keypoints: np.ndarray | None = None) -> np.ndarray:
     """Per-vertex colours [V, 3] float32 (sRGB in [0, 1]) for a cube-frame mesh.
 
     mesh: a :class:`Mesh` or (vertices [V, 3], faces [F, 3]) in the normalised cube frame, faces
@@ -158,10 +160,14 @@ def colorize(mesh: Mesh | tuple[np.ndarray, np.ndarray], image, calib, back_imag
     the colour the part's visible sides carry (:func:`similar_colors`), so patterns continue round the back
     and a chest print or the face does not. Every other vertex gets colour filled along the surface from
     these (:mod:`.color_fill`). front_mask: optional bool [S, S] person pixels of the front image.
+    keypoints: optional BODY_25 keypoints [25, 3] in the cube frame (``Reconstruction.keypoints``); with them
+    the head takes no through colour (:func:`backend.keypoints.head_mask`): the front of a head is a face,
+    its back is hair, so the back of the head is filled from the head's sides and top instead.
 
     back_image: optional photo of the person's back (uint8 [H, W, 3|4] of any size), with its person mask
     ``back_mask`` (bool [H, W]) or an alpha channel; it is aligned to the mesh's silhouette
     (:mod:`.back_photo`) and colours the vertices it sees.
     """
     return colorize_details(mesh, image, calib, back_image, back_mask=back_mask, front_mask=front_mask,
-                            grazing=grazing, blend_iterations=blend_iterations, through=through).colors
+                            grazing=grazing, blend_iterations=blend_iterations, through=through,
+                            keypoints=keypoints).colors
