@@ -357,9 +357,10 @@ def find_pip(python: str, timeout: float = 60.0) -> list[str]:
 def pip_install_command(pip: Sequence[str], target: Path, requirements: Sequence[str], *,
                         index_args: Sequence[str] = (), constraints: Optional[Path] = None,
                         no_deps: bool = False) -> list[str]:
-    """``pip install --target`` with binary wheels only (nobody needs a compiler), no prompts, no colour."""
+    """``pip install --target`` with binary wheels only (nobody needs a compiler), no prompts, no colour, and
+    no copy of the downloads left in pip's cache (~370 MB the user would never see nor need again)."""
     cmd = [*pip, "install", "--target", str(target), "--upgrade", "--only-binary=:all:", "--no-input",
-           "--disable-pip-version-check", "--no-warn-script-location", "--progress-bar", "off"]
+           "--no-cache-dir", "--disable-pip-version-check", "--no-warn-script-location", "--progress-bar", "off"]
     if no_deps:
         cmd.append("--no-deps")
     if constraints is not None:

@@ -160,6 +160,43 @@ def test_real_offline_pip_install(tmp_path, wheelhouse):
     assert status.found and status.in_target and status.version == "1.0"
 
 
+def test_downloads_leave_nothing_in_pips_cache(tmp_path, wheelhouse, monkeypatch):
+    """The wheels come over HTTP (a server on 127.0.0.1) with PyPI's cache headers: without ``--no-cache-dir``
+    pip keeps a copy of each in its cache."""
+    import functools
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    class Index(SimpleHTTPRequestHandler):
+        def end_headers(self) -> None:                # what PyPI's file server says of a wheel
+            self.send_header("Cache-Control", "max-age=365000000, immutable, public")
+            super().end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), functools.partial(Index, directory=str(wheelhouse)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))     # pip's cache: $XDG_CACHE_HOME/pip
+    monkeypatch.setenv("PIP_CACHE_DIR", str(cache / "pip"))
+    url = f"http://127.0.0.1:{server.server_port}/"
+
+    def steps(target: Path, constraints: Path) -> list[deps.PipStep]:
+        cmd = deps.pip_install_command(PIP, target, ["tinypkg==1.0"], constraints=constraints,
+                                       index_args=["--no-index", "--find-links", url, "--trusted-host",
+                                                   "127.0.0.1"])   # trusted: pip caches it like PyPI's HTTPS
+        return [deps.PipStep("tiny package", cmd)]
+    try:
+        site = tmp_path / "site-packages"
+        report = deps.install_dependencies(site, steps, log_dir=tmp_path / "logs", numpy_version="1.26.4",
+                                           env=deps.python_env())
+    finally:
+        server.shutdown()
+    assert report.activated and (site / "tinypkg" / "__init__.py").is_file()
+    left = [p for p in cache.rglob("*") if p.is_file()] if cache.exists() else []
+    assert left == []
+
+
 def test_failed_install_gives_a_readable_log_and_keeps_the_old_one(tmp_path, wheelhouse):
     site, logs = tmp_path / "site-packages", tmp_path / "logs"
     site.mkdir()
