@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..ndc import ndc_to_index
 from .topology import vertex_normals
 
 CHUNK_PIXELS = 1 << 22  # candidate (face, pixel) pairs per rasterisation batch: bounds memory (~200 MB)
@@ -54,10 +55,11 @@ def front_view(calib: np.ndarray, size: int) -> View:
     """The view of a ``size`` x ``size`` network input with calibration ``calib`` ([4, 4] or [1, 4, 4],
     array or tensor; cube -> image NDC, y down, z towards the camera as in ``diag(1, -1, 1, 1)``)."""
     c = np.asarray(calib.cpu() if hasattr(calib, "cpu") else calib, dtype=np.float64).reshape(4, 4)
-    half = (size - 1) / 2.0
+    offset = float(ndc_to_index(0.0, size))                  # index = offset + scale * ndc (affine)
+    scale = float(ndc_to_index(1.0, size)) - offset
     m = c[:3].copy()
-    m[:2] *= half
-    m[:2, 3] += half
+    m[:2] *= scale
+    m[:2, 3] += offset
     return View(m, (int(size), int(size)))
 
 
