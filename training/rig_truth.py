@@ -213,7 +213,8 @@ def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str,
     and measure against the exact bodies ``exact`` (pose name or "rest" -> cube-frame (vertices, faces);
     a pose without one, e.g. of :data:`RIG_ONLY_POSES`, gets a nan Chamfer ratio).
 
-    One dict of measures per pose; each also carries the meshes measured (world frame, metres): ``rest`` and
+    One dict of measures per pose; each also carries the body parts the pose turns (``moving``) and the meshes
+    measured (world frame, metres): ``rest`` and
     ``posed`` [V, 3], ``faces`` [F, 3] (after the rig's cut), ``colors`` (sRGB [V, 3] or None), each vertex's
     true body part ``parts``, and ``body_y`` [V] (height in the person's body frame, metres at rest)."""
     from importlib import import_module
@@ -275,6 +276,7 @@ def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str,
                      "chamfer_ratio": ratio,
                      "over2": int((stretch > 2).sum()), "over3": int((stretch > 3).sum()),
                      "worst": float(stretch.max()), "weights": info["weights"],
+                     "moving": turned_parts(turns),
                      "rest": rest, "posed": posed, "faces": faces, "colors": colors, "parts": parts,
                      "body_y": body_y})
     return rows
