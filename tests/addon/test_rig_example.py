@@ -14,14 +14,16 @@ import sys
 
 import pytest
 
+from benchmarks.bench_rig_example import ARM, measure
 from tests.conftest import REPO
+from training.rig_truth import POSES
 
 RESOLUTION = 128
 PREPARE = """
 import sys
-sys.path[:0] = [{bench!r}, {repo!r}]
+sys.path.insert(0, {repo!r})
 from pathlib import Path
-from bench_rig_example import prepare
+from benchmarks.bench_rig_example import prepare
 prepare(Path({path!r}), {resolution}, exact=False)
 """
 
@@ -31,17 +33,13 @@ def example(tmp_path_factory):
     """The example reconstructed with the game-ready options (its true parts known; no exact posed bodies:
     these measures do not need them), made in a separate process (torch and bpy apart)."""
     path = tmp_path_factory.mktemp("rig_example") / "example.pkl"
-    code = PREPARE.format(bench=str(REPO / "benchmarks"), repo=str(REPO), path=str(path), resolution=RESOLUTION)
+    code = PREPARE.format(repo=str(REPO), path=str(path), resolution=RESOLUTION)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=900)
     with open(path, "rb") as fh:
         return pickle.load(fh)
 
 
 def test_raising_the_arm_leaves_the_torso_skirt_and_legs_still(bpy, installed_addon, example):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_rig_example import ARM, measure
-    from training.rig_truth import POSES
-
     case = example["case"]
     assert case.colors is not None and len(case.faces) <= 30_000            # coloured, within the Game budget
     row = measure(bpy, installed_addon, example, ["PARTS"], poses={ARM: POSES[ARM]})["PARTS"][0]
