@@ -34,7 +34,7 @@ CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cl
 EXTREMITIES = ("Hand", "Foot", "Toes")
 ROOT_BLEND = 1.5          # torso vertices this many capsule radii from a shoulder or hip joint blend that limb in
 ROOT_JOIN = 2.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
-SMOOTHING = 10            # rounds of weight smoothing over the mesh's edges (a blend a few edges wide)
+JOINT_BLEND = 0.02        # a limb segment fades in from its parent over this share of the height past the joint
 
 
 def bone_kind(name: str) -> tuple[str, str]:
@@ -132,31 +132,133 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
     return np.where(best_score <= 1.0, best, np.where(reach, nearest, -1))
 
 
+def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None], limb: np.ndarray
+                  ) -> np.ndarray:
+    """Per bone [B, 3]: the normal of the plane through its head that divides it from its parent, pointing
+    into the bone. Between two limb segments it bisects the joint's angle (the mean of their directions);
+    where a limb leaves the torso it is the limb's own direction."""
+    d = tails - heads
+    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    n = d.copy()
+    for b, p in enumerate(parents):
+        if p is not None and limb[b] and limb[p]:
+            m = d[b] + d[p]
+            if np.linalg.norm(m) > 1e-6:
+                n[b] = m / np.linalg.norm(m)
+    return n
+
+
+def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray, normals: np.ndarray,
+                    parents: list[int | None], limb: np.ndarray) -> np.ndarray:
+    """Within each limb, the part [N] decided by the joint planes (see :func:`joint_normals`) instead of the
+    capsules: a point of a segment or its child belongs to the child beyond the plane through the child's
+    head, to the parent before it (capsules overlap around elbows and knees)."""
+    part = np.array(part, copy=True)
+    for c, p in enumerate(parents):                 # parents come first: a chain is decided from the root out
+        if p is None or not (limb[c] and limb[p]):
+            continue
+        rows = (part == c) | (part == p)
+        beyond = (points[rows] - heads[c]) @ normals[c] > 0
+        part[np.flatnonzero(rows)] = np.where(beyond, c, p)
+    return part
+
+
 def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
                  parents: list[int | None], *, height: float, falloff: float, max_influences: int = 4,
                  part: np.ndarray | None = None, radii: np.ndarray | None = None,
-                 faces: np.ndarray | None = None, smoothing: int = SMOOTHING) -> np.ndarray:
+                 faces: np.ndarray | None = None, smoothing: int = 0, blend: float = JOINT_BLEND
+                 ) -> np.ndarray:
     """Skin weights [N, B] float32, rows summing to 1 with at most ``max_influences`` bones.
 
-    points [N, 3]; heads, tails [B, 3]; names and parents (index or None) per bone; ``height`` of the person
-    and ``falloff`` (metres, how far from a joint the neighbouring bone blends in). ``part``: per point the
-    limb bone it belongs to or -1 (see :func:`assign_parts`), computed when not given.
+    points [N, 3]; heads, tails [B, 3]; names and parents (index or None) per bone; ``height`` of the person.
+    ``part``: per point the limb bone it belongs to or -1 (see :func:`assign_parts`), computed when not
+    given. A limb point is its bone's alone, but for a band ``blend`` times the height wide past the joint
+    plane at the bone's head (see :func:`joint_normals`), where it fades in from the parent (smoothstep), so
+    nothing on the parent's side of a joint follows the child. Torso and head points blend their own bones
+    by distance within ``falloff`` metres. ``smoothing``: rounds of umbrella smoothing over ``faces`` after.
     """
     points = np.asarray(points, dtype=np.float64)
     heads, tails = np.asarray(heads, dtype=np.float64), np.asarray(tails, dtype=np.float64)
     if part is None:
         part = assign_parts(points, heads, tails, limb_radii(points, heads, tails, names, height))
     limb = np.array([bone_kind(n)[1] in LIMB_RADIUS for n in names])
-    near = neighbours(names, parents)
-    allowed = np.zeros((len(points), len(names)), bool)
-    allowed[part < 0] = ~limb                        # torso and head: their own bones only
+    normals = joint_normals(heads, tails, parents, limb)
+    part = split_at_joints(points, part, heads, normals, parents, limb)
+    w = np.zeros((len(points), len(names)))
+    torso = part < 0
+    if torso.any():
+        d = segment_distances(points[torso], heads[~limb], tails[~limb])
+        w[np.ix_(torso, ~limb)] = np.exp(-(d - d.min(axis=1, keepdims=True)) / max(falloff, 1e-9))
+    width = max(blend * height, 1e-9)
     for b in np.flatnonzero(limb):
-        rows = part == b
-        allowed[np.ix_(rows, sorted(near[b]))] = True
-    d = segment_distances(points, heads, tails)
-    d = np.where(allowed, d, np.inf)
-    w = np.exp(-(d - d.min(axis=1, keepdims=True)) / max(falloff, 1e-9))
+        rows = np.flatnonzero(part == b)
+        x = np.clip((points[rows] - heads[b]) @ normals[b] / width, 0.0, 1.0)
+        own = x * x * (3.0 - 2.0 * x)
+        w[rows, b] = own
+        if parents[b] is not None:
+            w[rows, parents[b]] += 1.0 - own
+        else:
+            w[rows, b] = 1.0
     w = limit_and_normalize(w, max_influences)
     if faces is not None and smoothing > 0:
         w = limit_and_normalize(umbrella_smooth(w, faces, smoothing), max_influences)
     return w
+
+
+def leg_caps(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+             names: list[str]) -> dict[str, float]:
+    """Smaller leg capsules (:data:`SKIRTED_RADIUS`) for each leg segment a skirt or dress joins (see
+    :func:`skirted`)."""
+    caps = {}
+    for kind in ("UpperLeg", "LowerLeg"):
+        ends = {}
+        for side in ("Left", "Right"):
+            b = next((i for i, n in enumerate(names) if bone_kind(n) == (side, kind)), None)
+            if b is None:
+                return caps
+            ends[side] = (heads[b], tails[b])
+        if skirted(vertices, faces, ends["Left"], ends["Right"]):
+            caps[kind] = SKIRTED_RADIUS[kind]
+    return caps
+
+
+def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
+             parents: list[int | None], radii: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the mesh where body parts that are not joined in the skeleton touch, and close each side (see
+    ``part_split.split_parts``): a limb touches the torso only around its root joint (an arm lying against
+    the torso, a thigh against a skirt are cut), two limb segments only when one is the other's parent.
+    Returns (vertices [V', 3], faces [F', 3], source [V'] original vertex of each, part [V'] limb bone or -1)."""
+    from .part_split import split_parts
+
+    part = assign_parts(vertices, heads, tails, radii, names)
+    limb = radii > 0
+
+    def joined(a: int, b: int, at: int) -> bool:
+        if a == b:
+            return True
+        if a < 0 or b < 0:               # the torso and a limb: joined around the limb's root joint only
+            bone = max(a, b)
+            root = parents[bone] is not None and not limb[parents[bone]]
+            return root and np.linalg.norm(vertices[at] - heads[bone]) < ROOT_JOIN * radii[bone]
+        return parents[a] == b or parents[b] == a
+
+    return split_parts(vertices, faces, part, joined)
+
+
+def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+                   names: list[str], parents: list[int | None], *, height: float, falloff: float,
+                   max_influences: int = 4, separate_parts: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rig's body-part skin (no bpy): leg capsules narrowed under a skirt, the mesh cut where parts that
+    are not joined touch (``separate_parts``), weights by part. Frame: the mesh's (metres, Z up, facing -Y).
+    Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies, weights [V', B])."""
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    radii = limb_radii(v, heads, tails, names, height, leg_caps(v, f, heads, tails, names))
+    source, part = np.arange(len(v)), None
+    if separate_parts:
+        v, f, source, part = separate(v, f, heads, tails, names, parents, radii)
+    w = part_weights(v, heads, tails, names, parents, height=height, falloff=falloff,
+                     max_influences=max_influences, part=part, radii=radii, faces=f)
+    return v, f, source, w
