@@ -167,7 +167,9 @@ def diagnose(path: Path) -> None:
     print("joint errors, cm (image plane XZ / depth Y):", ", ".join(
         f"{k} {100 * np.hypot(*(skel.joints[k] - tj[k])[[0, 2]]):.1f}/{100 * (skel.joints[k] - tj[k])[1]:+.1f}"
         for k in sorted(tj)))
-    order, w, _v, _f = weights_for(verts, tris, skel)
+    order, w, verts, _f = weights_for(verts, tris, skel, separate=True)
+    cube = ((verts - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER
+    truth = np.asarray(nearest_parts(case.shape, case.frame.to_world(cube)))
     pred = heaviest_parts(w, order)
     acc = np.mean(pred == truth)
     j2 = dict(skel.joints)
@@ -198,7 +200,6 @@ def diagnose(path: Path) -> None:
     hist = np.histogram(dj[wrong], bins)[0]
     print("wrong vertices by distance to the nearest true joint (m):",
           ", ".join(f"<{b}: {n}" for b, n in zip(bins[1:], hist)))
-    cube = ((verts - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER
     prim = np.asarray(primitive_names(case, cube))
     print("wrong vertices by nearest primitive:", ", ".join(
         f"{k} {n}" for k, n in Counter(prim[wrong]).most_common(12)))

@@ -27,7 +27,8 @@ LIMB_RADIUS = {
 }
 #: Highest leg radius (share of the height) where a skirt or dress joins the legs (see :func:`skirted`): the
 #: garment belongs to the hips, not the legs inside it.
-SKIRTED_RADIUS = {"UpperLeg": 0.06, "LowerLeg": 0.045}
+SKIRTED_RADIUS = {"UpperLeg": 0.045, "LowerLeg": 0.045}
+SKIRT_DEPTH = 0.9         # between skirted legs the interior is as deep as through a leg (1.0-1.1 measured)
 MIXAMO_KIND = {"Arm": "UpperArm", "ForeArm": "LowerArm", "Hand": "Hand", "UpLeg": "UpperLeg", "Leg": "LowerLeg",
                "Foot": "Foot", "ToeBase": "Toes"}
 CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cloth folds, bumps)
@@ -54,8 +55,8 @@ def skirted(vertices: np.ndarray, faces: np.ndarray, left: tuple[np.ndarray, np.
             right: tuple[np.ndarray, np.ndarray]) -> bool:
     """Whether a garment joins the two leg segments ``left`` and ``right`` ((head, tail) each, Z up, the
     camera along +Y): at most heights along them, the line of sight halfway between the legs runs through
-    the mesh's interior for at least half as long as the one through a leg (a skirt or dress), where
-    trousers, or legs apart, leave a gap."""
+    the mesh's interior nearly as long as the one through a leg (:data:`SKIRT_DEPTH`: a skirt or dress),
+    where trousers leave a gap or a groove (thighs touching in trousers: 0.4-0.9), and legs apart nothing."""
     from .skeleton import DepthProbe
 
     probe = DepthProbe(vertices, faces)
@@ -69,7 +70,7 @@ def skirted(vertices: np.ndarray, faces: np.ndarray, left: tuple[np.ndarray, np.
         pl, pr = left[0] + t * (left[1] - left[0]), right[0] + t * (right[1] - right[0])
         mid = 0.5 * (pl + pr)
         through_leg = max(inside(pl[0], pl[2]), inside(pr[0], pr[2]))
-        votes.append(through_leg > 0 and inside(mid[0], mid[2]) >= 0.5 * through_leg)
+        votes.append(through_leg > 0 and inside(mid[0], mid[2]) >= SKIRT_DEPTH * through_leg)
     return sum(votes) >= 2
 
 
