@@ -118,3 +118,25 @@ def test_a_skirt_is_told_from_trousers():
 def test_a_rim_through_one_vertex_twice_is_closed_as_two_holes():
     assert part_split._simple_loops([1, 2, 3, 1, 4, 5]) == [[1, 2, 3], [1, 4, 5]]
     assert part_split._simple_loops([1, 2, 3, 4]) == [[1, 2, 3, 4]]
+
+
+def test_a_slit_is_closed_side_by_side():
+    """A cut that ends where the parts are joined (an arm lying against the torso, joined at the shoulder)
+    opens a slit whose rim runs along both parts: each side gets its own patch, so no closing triangle ties
+    the limb to the torso, and the mesh stays closed."""
+    v, f = box_grid((0, 0, 0), (2, 1, 1), 6)
+    part = np.where(v[:, 0] > 1.0, 1, 0)
+    joined_low = lambda a, b, at: a == b or v[at, 1] < 0.3    # noqa: E731  (joined along one side only)
+    nv, nf, source, npart = part_split.split_parts(v, f, part, joined_low)
+    half = np.concatenate([nf[:, [0, 1]], nf[:, [1, 2]], nf[:, [2, 0]]])
+    assert len({tuple(e) for e in half}) == len(half)
+    assert {tuple(e[::-1]) for e in half} == {tuple(e) for e in half}
+    closing = nf[len(f):]
+    first_centre = nf[:len(f)].max() + 1                      # the patches' centres follow the copies
+    fans = closing[closing[:, 0] >= first_centre]
+    assert len(fans)
+    # every fan triangle's centre has the label of a rim corner: no centre of one part is spun over a rim
+    # edge of the other (what one fan over the whole slit does)
+    assert all(npart[t[0]] in (npart[t[1]], npart[t[2]]) for t in fans)
+    assert part_split.patches([0, 1, 2, 3, 4, 5], [0, 0, 0, 1, 1, 1]) == [[0, 1, 2, 3], [3, 4, 5, 0]]
+    assert part_split.patches([0, 1, 2, 3], [1, 1, 1, 1]) == [[0, 1, 2, 3]]
