@@ -35,6 +35,8 @@ CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cl
 EXTREMITIES = ("Hand", "Foot", "Toes")
 ROOT_BLEND = 1.5          # torso vertices this many capsule radii from a shoulder or hip joint blend that limb in
 ROOT_JOIN = 2.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
+ROOT_FADE = 0.6          # ... and from the torso over this share of their distance from the limb's root joint
+ROOT_REACH = 0.1          # (along the surface, up to this share of the height)
 JOINT_BLEND = 0.02        # a limb segment fades in from its parent over this share of the height past the joint
 
 
@@ -164,6 +166,25 @@ def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray, nor
     return part
 
 
+def surface_distance(points: np.ndarray, faces: np.ndarray, sources: np.ndarray, reach: float,
+                     rounds: int = 64) -> np.ndarray:
+    """Distance [N] (metres) from the ``sources`` (boolean [N]) along the mesh's edges, up to ``reach``
+    (farther: inf). Edge relaxation in numpy (no scipy in Blender)."""
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    a = np.r_[f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]]
+    b = np.r_[f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]]
+    length = np.linalg.norm(points[a] - points[b], axis=1)
+    d = np.where(sources, 0.0, np.inf)
+    for _ in range(rounds):
+        new = d.copy()
+        np.minimum.at(new, b, d[a] + length)
+        new[new > reach] = np.inf
+        if np.array_equal(new, d):
+            break
+        d = new
+    return d
+
+
 def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
                  parents: list[int | None], *, height: float, falloff: float, max_influences: int = 4,
                  part: np.ndarray | None = None, radii: np.ndarray | None = None,
@@ -175,7 +196,9 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     ``part``: per point the limb bone it belongs to or -1 (see :func:`assign_parts`), computed when not
     given. A limb point is its bone's alone, but for a band ``blend`` times the height wide past the joint
     plane at the bone's head (see :func:`joint_normals`), where it fades in from the parent (smoothstep), so
-    nothing on the parent's side of a joint follows the child. Torso and head points blend their own bones
+    nothing on the parent's side of a joint follows the child; a limb that leaves the torso also fades in
+    over that distance along the surface (``faces``) from the torso's points, so where it stays joined to
+    the torso (an armpit) no edge runs from a still torso point to a fully moving limb point. Torso and head points blend their own bones
     by distance within ``falloff`` metres. ``smoothing``: rounds of umbrella smoothing over ``faces`` after.
     """
     points = np.asarray(points, dtype=np.float64)
@@ -191,9 +214,15 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         d = segment_distances(points[torso], heads[~limb], tails[~limb])
         w[np.ix_(torso, ~limb)] = np.exp(-(d - d.min(axis=1, keepdims=True)) / max(falloff, 1e-9))
     width = max(blend * height, 1e-9)
+    from_torso = (surface_distance(points, faces, torso, ROOT_REACH * height) if faces is not None and torso.any()
+                  else np.full(len(points), np.inf))
     for b in np.flatnonzero(limb):
         rows = np.flatnonzero(part == b)
-        x = np.clip((points[rows] - heads[b]) @ normals[b] / width, 0.0, 1.0)
+        fade = np.maximum(width, ROOT_FADE * np.linalg.norm(points[rows] - heads[b], axis=1))
+        x = (points[rows] - heads[b]) @ normals[b] / fade
+        if parents[b] is not None and not limb[parents[b]]:    # where the limb and the torso stay joined
+            x = np.minimum(x, from_torso[rows] / fade)
+        x = np.clip(x, 0.0, 1.0)
         own = x * x * (3.0 - 2.0 * x)
         w[rows, b] = own
         if parents[b] is not None:
