@@ -34,6 +34,7 @@ MIXAMO_KIND = {"Arm": "UpperArm", "ForeArm": "LowerArm", "Hand": "Hand", "UpLeg"
 CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cloth folds, bumps)
 EXTREMITIES = ("Hand", "Foot", "Toes")
 ROOT_BLEND = 1.5          # torso vertices this many capsule radii from a shoulder or hip joint blend that limb in
+FACING = 0.3              # a limb's own surface faces away from its bone: cosine at least this
 ROOT_JOIN = 2.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
 ROOT_FADE = 0.6          # ... and from the torso over this share of their distance from the limb's root joint
 ROOT_REACH = 0.1          # (along the surface, up to this share of the height)
@@ -110,8 +111,31 @@ def neighbours(names: list[str], parents: list[int | None]) -> list[set[int]]:
     return out
 
 
+def vertex_normals(points: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unit area-weighted vertex normals [N, 3] of a triangle mesh (zero for vertices on no face)."""
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    p = np.asarray(points, dtype=np.float64)
+    fn = np.cross(p[f[:, 1]] - p[f[:, 0]], p[f[:, 2]] - p[f[:, 0]])
+    n = np.zeros_like(p)
+    for c in range(3):
+        np.add.at(n, f[:, c], fn)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-18)
+
+
+def facing(points: np.ndarray, normals: np.ndarray, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
+    """Cosine [N, B] between each point's normal and the direction from each bone's segment to the point:
+    near 1 on a limb's own surface, low or negative on a torso or skirt the limb lies against."""
+    p = np.asarray(points, dtype=np.float64)[:, None, :]
+    a = np.asarray(heads, dtype=np.float64)[None]
+    ab = np.asarray(tails, dtype=np.float64)[None] - a
+    t = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-18), 0.0, 1.0)
+    r = p - (a + t[..., None] * ab)
+    r = r / np.maximum(np.linalg.norm(r, axis=-1, keepdims=True), 1e-18)
+    return (r * np.asarray(normals)[:, None, :]).sum(-1)
+
+
 def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii: np.ndarray,
-                 names: list[str] | None = None) -> np.ndarray:
+                 names: list[str] | None = None, normals: np.ndarray | None = None) -> np.ndarray:
     """Per point: the limb bone whose capsule holds it (the one it is deepest in, relative to the radius), or
     -1 for points in no limb capsule (torso and head). With the bones' ``names``, points whose nearest bone
     is a hand or foot bone also belong to it within twice its radius when the torso's bones are much farther
@@ -120,6 +144,12 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
     limb = radii > 0
     score = np.full(d.shape, np.inf)
     score[:, limb] = d[:, limb] / radii[limb]
+    tested = limb.copy()
+    if names is not None:               # feet: shoes are blocks, their soles and heels face any way
+        tested &= np.array([bone_kind(n)[1] not in ("Foot", "Toes") for n in names])
+    if normals is not None:             # a surface that does not face away from the bone is not the limb's
+        score[:, tested] = np.where(facing(points, normals, heads[tested], tails[tested]) >= FACING,
+                                    score[:, tested], np.inf)
     best = score.argmin(axis=1)
     best_score = score[np.arange(len(points)), best]
     # fingers and shoe tips reach past their capsules: a point whose nearest bone is a hand or foot bone
@@ -130,7 +160,11 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
         extremity = np.array([bone_kind(n)[1] in EXTREMITIES for n in names])
     d_near = d[np.arange(len(points)), nearest]
     d_torso = d[:, ~limb].min(axis=1) if (~limb).any() else np.full(len(points), np.inf)
-    reach = (extremity[nearest] & (d_near <= 2.0 * radii[nearest])
+    faces_out = np.ones(len(points), bool)
+    if normals is not None:
+        faces_out = ~tested[nearest] | (
+            facing(points, normals, heads, tails)[np.arange(len(points)), nearest] >= FACING)
+    reach = (extremity[nearest] & (d_near <= 2.0 * radii[nearest]) & faces_out
              & (d_near < 0.35 * d_torso))                  # not a hip the hand rests on: far from the torso
     return np.where(best_score <= 1.0, best, np.where(reach, nearest, -1))
 
@@ -261,7 +295,7 @@ def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: 
     Returns (vertices [V', 3], faces [F', 3], source [V'] original vertex of each, part [V'] limb bone or -1)."""
     from .part_split import split_parts
 
-    part = assign_parts(vertices, heads, tails, radii, names)
+    part = assign_parts(vertices, heads, tails, radii, names, vertex_normals(vertices, faces))
     limb = radii > 0
 
     def joined(a: int, b: int, at: int) -> bool:
@@ -286,7 +320,7 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     radii = limb_radii(v, heads, tails, names, height, leg_caps(v, f, heads, tails, names))
-    source, part = np.arange(len(v)), None
+    source, part = np.arange(len(v)), assign_parts(v, heads, tails, radii, names, vertex_normals(v, f))
     if separate_parts:
         v, f, source, part = separate(v, f, heads, tails, names, parents, radii)
     w = part_weights(v, heads, tails, names, parents, height=height, falloff=falloff,

@@ -140,3 +140,21 @@ def test_a_slit_is_closed_side_by_side():
     assert all(npart[t[0]] in (npart[t[1]], npart[t[2]]) for t in fans)
     assert part_split.patches([0, 1, 2, 3, 4, 5], [0, 0, 0, 1, 1, 1]) == [[0, 1, 2, 3], [3, 4, 5, 0]]
     assert part_split.patches([0, 1, 2, 3], [1, 1, 1, 1]) == [[0, 1, 2, 3]]
+
+
+def test_a_surface_facing_the_limb_is_not_the_limbs():
+    """A torso wall right beside an arm (inside the arm's capsule) faces the arm, not away from its bone:
+    with the mesh's normals it stays the torso's; the arm's own surface, facing out, stays the arm's."""
+    angle = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    ring = np.c_[0.2 + 0.04 * np.cos(angle), 0.04 * np.sin(angle), np.full(24, 1.2)]
+    ring_normals = np.c_[np.cos(angle), np.sin(angle), np.zeros(24)]
+    wall = np.c_[np.full(5, 0.15), np.linspace(-0.04, 0.04, 5), np.full(5, 1.2)]   # torso side, 1 cm from the arm
+    wall_normals = np.tile([[1.0, 0.0, 0.0]], (5, 1))                  # facing +x: towards the arm's bone
+    pts, normals = np.r_[ring, wall], np.r_[ring_normals, wall_normals]
+    heads = np.array([[0, 0, 0.8], [0, 0, 1.0], [0.2, 0, 1.45], [0.2, 0, 1.15]])
+    tails = np.array([[0, 0, 1.0], [0, 0, 1.45], [0.2, 0, 1.15], [0.2, 0, 0.85]])
+    radii = np.array([0.0, 0.0, 0.07, 0.06])
+    blind = part_weights.assign_parts(pts, heads, tails, radii, NAMES)
+    seeing = part_weights.assign_parts(pts, heads, tails, radii, NAMES, normals)
+    assert (blind[24:] >= 2).all()                  # without normals the capsule takes the wall
+    assert (seeing[24:] == -1).all() and (seeing[:24] >= 2).all()
