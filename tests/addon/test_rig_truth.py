@@ -48,14 +48,16 @@ def test_body_part_weights_beat_bone_heat(measured):
     heat, parts = measured["AUTO"], measured["PARTS"]
     arm, knee = "left arm raised 60°", "left knee bent 60°"
     assert "separated" in parts[arm]["weights"]                 # the hands were cut from the hips
-    # bone heat today: 53 % of vertices on their true part, 22 % / 19 % moving that should stay still
+    # bone heat: 52 % of vertices on their true part, 21 % / 18 % moving that should stay still
     assert heat[arm]["accuracy"] < 0.6 and heat[arm]["leak"] > 0.15
-    # body parts: 85 %, 3.6 % / 1.1 % (measured)
-    assert parts[arm]["accuracy"] > 0.8 and parts[arm]["accuracy"] > heat[arm]["accuracy"] + 0.25
-    assert parts[arm]["leak"] < 0.05 and parts[knee]["leak"] < 0.015
-    # the posed mesh is as close to the exact posed body as at rest, nearly (bone heat: 2.1x)
-    assert parts[arm]["chamfer_ratio"] < 1.4 < heat[arm]["chamfer_ratio"]
-    assert parts[arm]["over3"] < heat[arm]["over3"] / 4          # 62 edges past 3x against 508
+    # body parts: 86 %, 1.5 % / 0.3 % (measured; README "Rigging against exact truth")
+    assert parts[arm]["accuracy"] > 0.83 and parts[arm]["accuracy"] > heat[arm]["accuracy"] + 0.3
+    assert parts[arm]["leak"] < 0.025 and parts[knee]["leak"] < 0.006
+    # the posed mesh is as close to the exact posed body as at rest, nearly (bone heat: 2.0x)
+    assert parts[arm]["chamfer_ratio"] < 1.35 < heat[arm]["chamfer_ratio"]
+    assert parts[knee]["chamfer_ratio"] < 1.3
+    # 5 / 0 edges past 3x against bone heat's 456 with the arm raised
+    assert parts[arm]["over3"] <= 20 < heat[arm]["over3"] and parts[knee]["over3"] <= 5
 
 
 def test_separated_mesh_stays_closed_and_weighted(bpy, installed_addon, truth):
