@@ -158,3 +158,25 @@ def test_a_surface_facing_the_limb_is_not_the_limbs():
     seeing = part_weights.assign_parts(pts, heads, tails, radii, NAMES, normals)
     assert (blind[24:] >= 2).all()                  # without normals the capsule takes the wall
     assert (seeing[24:] == -1).all() and (seeing[:24] >= 2).all()
+
+
+def test_nothing_above_a_joint_follows_the_bone_below():
+    """Points on a leg (thigh and shin, a knee between): the shin's weight is zero on the thigh's side of the
+    knee's plane, rises past it over a band, and is whole farther down; the same at the hip for the thigh
+    against the hips (what bent knees leaked before: thigh points 10 cm up took a quarter of the shin)."""
+    names, parents = ["Hips", "LeftUpperLeg", "LeftLowerLeg"], [None, 0, 1]
+    heads = np.array([[0.0, 0.0, 0.95], [0.1, 0.0, 0.9], [0.1, 0.0, 0.5]])
+    tails = np.array([[0.0, 0.0, 1.1], [0.1, 0.0, 0.5], [0.1, 0.0, 0.1]])
+    z = np.linspace(0.15, 0.85, 71)
+    angle = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    zz, aa = np.meshgrid(z, angle, indexing="ij")
+    pts = np.c_[0.1 + 0.05 * np.cos(aa).ravel(), 0.05 * np.sin(aa).ravel(), zz.ravel()]
+    part = np.where(pts[:, 2] > 0.5, 1, 2)
+    w = part_weights.part_weights(pts, heads, tails, names, parents, height=1.75, falloff=0.05, part=part)
+    assert np.allclose(w.sum(axis=1), 1.0, atol=1e-5)
+    shin = w[:, 2]
+    assert shin[pts[:, 2] >= 0.5].max() == 0.0                  # above the knee: no shin weight at all
+    assert shin[pts[:, 2] < 0.4].min() == pytest.approx(1.0)    # well below it: the shin's alone
+    band = (pts[:, 2] < 0.5) & (pts[:, 2] > 0.4)
+    by_height = [shin[band & np.isclose(pts[:, 2], h)].mean() for h in sorted(set(pts[band, 2]))[::-1]]
+    assert np.all(np.diff(by_height) >= -1e-9) and 0 < by_height[0] < by_height[-1]   # rises downwards
