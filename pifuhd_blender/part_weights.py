@@ -34,6 +34,8 @@ MIXAMO_KIND = {"Arm": "UpperArm", "ForeArm": "LowerArm", "Hand": "Hand", "UpLeg"
 CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cloth folds, bumps)
 EXTREMITIES = ("Hand", "Foot", "Toes")
 ROOT_BLEND = 1.5          # torso vertices this many capsule radii from a shoulder or hip joint blend that limb in
+MAJORITY_ROUNDS = 3       # rounds of the islands filter (see majority_filter)
+MAJORITY_SHARE = 0.6      # a vertex takes a label this share of its neighbours carry
 FACING = 0.3              # a limb's own surface faces away from its bone: cosine at least this
 ROOT_JOIN = 2.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
 ROOT_FADE = 0.6          # ... and from the torso over this share of their distance from the limb's root joint
@@ -250,23 +252,61 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     width = max(blend * height, 1e-9)
     from_torso = (surface_distance(points, faces, torso, ROOT_REACH * height) if faces is not None and torso.any()
                   else np.full(len(points), np.inf))
+    def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:
+        """0 -> 1 past bone b's joint plane (smoothstep) over a band widening with the distance from it."""
+        fade = np.maximum(width, ROOT_FADE * np.linalg.norm(points[rows] - heads[b], axis=1))
+        x = (points[rows] - heads[b]) @ normals[b]
+        if joined:                                          # where the limb and the torso stay joined
+            x = np.minimum(x, from_torso[rows])
+        x = np.clip(x / fade, 0.0, 1.0)
+        return x * x * (3.0 - 2.0 * x)
+
+    root = list(range(len(names)))                          # each limb bone's first limb bone from the torso
+    for b, p in enumerate(parents):                         # parents come first
+        if limb[b] and p is not None and limb[p]:
+            root[b] = root[p]
     for b in np.flatnonzero(limb):
         rows = np.flatnonzero(part == b)
-        fade = np.maximum(width, ROOT_FADE * np.linalg.norm(points[rows] - heads[b], axis=1))
-        x = (points[rows] - heads[b]) @ normals[b] / fade
-        if parents[b] is not None and not limb[parents[b]]:    # where the limb and the torso stay joined
-            x = np.minimum(x, from_torso[rows] / fade)
-        x = np.clip(x, 0.0, 1.0)
-        own = x * x * (3.0 - 2.0 * x)
-        w[rows, b] = own
-        if parents[b] is not None:
-            w[rows, parents[b]] += 1.0 - own
-        else:
+        r, p = root[b], parents[b]
+        if p is None:
             w[rows, b] = 1.0
+            continue
+        own = fade_in(rows, b, joined=r == b)
+        w[rows, b] = own
+        w[rows, p] += 1.0 - own
+        if r != b and parents[r] is not None:               # the whole limb fades in from the torso
+            attached = fade_in(rows, r, joined=True)
+            w[rows] *= attached[:, None]
+            w[rows, parents[r]] += 1.0 - attached
     w = limit_and_normalize(w, max_influences)
     if faces is not None and smoothing > 0:
         w = limit_and_normalize(umbrella_smooth(w, faces, smoothing), max_influences)
     return w
+
+
+def majority_filter(part: np.ndarray, faces: np.ndarray, rounds: int = MAJORITY_ROUNDS,
+                    share: float = MAJORITY_SHARE) -> np.ndarray:
+    """Labels [N] with islands removed: a vertex takes the label that at least ``share`` of its neighbours
+    (along the mesh's edges) carry, ``rounds`` times (a patch of arm surface whose normals point the wrong
+    way would stay still while the arm round it moves, tearing its edges)."""
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    a = np.r_[f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]]
+    b = np.r_[f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]]
+    edges = np.unique(np.c_[a, b], axis=0)
+    a, b = edges[:, 0], edges[:, 1]
+    degree = np.bincount(a, minlength=len(part))
+    out = np.asarray(part).copy()
+    labels = np.unique(out)
+    for _ in range(rounds):
+        counts = np.zeros((len(out), len(labels)))
+        np.add.at(counts, (a, np.searchsorted(labels, out[b])), 1.0)
+        best = counts.argmax(axis=1)
+        strong = counts[np.arange(len(out)), best] >= share * np.maximum(degree, 1)
+        new = np.where(strong & (degree > 0), labels[best], out)
+        if np.array_equal(new, out):
+            break
+        out = new
+    return out
 
 
 def leg_caps(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
@@ -286,16 +326,16 @@ def leg_caps(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: 
     return caps
 
 
-def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
-             parents: list[int | None], radii: np.ndarray
+def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+             parents: list[int | None], radii: np.ndarray, part: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cut the mesh where body parts that are not joined in the skeleton touch, and close each side (see
     ``part_split.split_parts``): a limb touches the torso only around its root joint (an arm lying against
     the torso, a thigh against a skirt are cut), two limb segments only when one is the other's parent.
-    Returns (vertices [V', 3], faces [F', 3], source [V'] original vertex of each, part [V'] limb bone or -1)."""
+    ``part``: per vertex its limb bone or -1 (:func:`assign_parts`). Returns (vertices [V', 3], faces [F', 3],
+    source [V'] original vertex of each, part [V'] limb bone or -1)."""
     from .part_split import split_parts
 
-    part = assign_parts(vertices, heads, tails, radii, names, vertex_normals(vertices, faces))
     limb = radii > 0
 
     def joined(a: int, b: int, at: int) -> bool:
@@ -320,9 +360,11 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     radii = limb_radii(v, heads, tails, names, height, leg_caps(v, f, heads, tails, names))
-    source, part = np.arange(len(v)), assign_parts(v, heads, tails, radii, names, vertex_normals(v, f))
+    part = assign_parts(v, heads, tails, radii, names, vertex_normals(v, f))
+    part = majority_filter(part, f)
+    source = np.arange(len(v))
     if separate_parts:
-        v, f, source, part = separate(v, f, heads, tails, names, parents, radii)
+        v, f, source, part = separate(v, f, heads, tails, parents, radii, part)
     w = part_weights(v, heads, tails, names, parents, height=height, falloff=falloff,
                      max_influences=max_influences, part=part, radii=radii, faces=f)
     return v, f, source, w
