@@ -1,22 +1,27 @@
 """Skin weights by body part, without bpy: each vertex first gets a body part (a limb segment, or the
-torso/head), then weights only from the bones of that part and its neighbours in the skeleton.
+torso/head), then weights only from the bones of that part and its parent in the skeleton.
 
 Bone heat (Blender's automatic weights) spreads weight along the surface, so a hand resting on a hip, an arm
 against the torso or a skirt over the legs takes weight from the wrong bones. Here a vertex belongs to a limb
-segment only when it lies inside that segment's capsule: the segment (bone) grown by the limb's radius,
-measured on the mesh around the bone's middle and kept within bounds set by the body's height (a skirt or
-the torso next to a limb do not inflate it). Everything outside every limb capsule is torso or head. Within
-its part a vertex blends the part's bone with the bones it joins (parent and children, within ``falloff`` of
-the joint), so elbows and knees bend smoothly, and nothing outside the limb follows it.
+segment only when it lies inside that segment's capsule (the bone grown by the limb's radius, measured on the
+mesh and kept within bounds set by the body's height; narrower under a skirt) and its surface faces away from
+the bone (a torso or skirt the limb lies against faces the limb); islands of one part inside another are
+removed. Everything else is torso or head. Between two segments of a limb the joint's plane decides (it
+bisects an elbow or knee). A segment's vertices are its bone's alone but for a band past the plane at its
+head, where the segment fades in from its parent (smoothstep over a band that widens with the distance from
+the joint, so a 60-degree turn stretches no edge past 3x); where a limb stays joined to the torso it also
+fades in along the surface from the torso's vertices. Nothing on the parent's side of a joint follows the
+child: the torso never carries limb weight. Touching parts that are not joined are cut apart first
+(:func:`separate`, ``part_split``).
 
 Frame: any, in metres (the rig uses the mesh's local frame); bones as heads/tails [B, 3] with their names
-(Humanoid or Mixamo: the part of a bone is read from its name).
+(Humanoid or Mixamo: the part of a bone is read from its name). Measured against exact re-posed truth in
+``benchmarks/bench_rig.py``; ``benchmarks/rig_diagnosis.py`` re-runs it in numpy and says where it errs.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .mesh_smoothing import umbrella_smooth
 from .skeleton import limit_and_normalize, segment_distances
 
 #: Limb bone kinds (the bone name without its side and prefix) -> (radius prior as a share of the height:
@@ -33,14 +38,14 @@ MIXAMO_KIND = {"Arm": "UpperArm", "ForeArm": "LowerArm", "Hand": "Hand", "UpLeg"
                "Foot": "Foot", "ToeBase": "Toes"}
 CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cloth folds, bumps)
 EXTREMITIES = ("Hand", "Foot", "Toes")
-ROOT_BLEND = 1.5          # torso vertices this many capsule radii from a shoulder or hip joint blend that limb in
+FACING = 0.3              # a limb's own surface faces away from its bone: cosine at least this
 MAJORITY_ROUNDS = 3       # rounds of the islands filter (see majority_filter)
 MAJORITY_SHARE = 0.6      # a vertex takes a label this share of its neighbours carry
-FACING = 0.3              # a limb's own surface faces away from its bone: cosine at least this
 ROOT_JOIN = 1.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
-ROOT_FADE = 0.6          # ... and from the torso over this share of their distance from the limb's root joint
-ROOT_REACH = 0.1          # (along the surface, up to this share of the height)
-JOINT_BLEND = 0.02        # a limb segment fades in from its parent over this share of the height past the joint
+JOINT_BLEND = 0.02        # a limb segment fades in from its parent over this share of the height past the joint,
+FADE = 0.75               # or this share of the point's distance from the joint if more (a 60-degree turn moves
+                          # a point by about that distance: a narrower band stretches its edges past 3x)
+ROOT_REACH = 0.1          # distances along the surface from the torso are followed this far (share of height)
 
 
 def bone_kind(name: str) -> tuple[str, str]:
@@ -224,18 +229,18 @@ def surface_distance(points: np.ndarray, faces: np.ndarray, sources: np.ndarray,
 def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
                  parents: list[int | None], *, height: float, falloff: float, max_influences: int = 4,
                  part: np.ndarray | None = None, radii: np.ndarray | None = None,
-                 faces: np.ndarray | None = None, smoothing: int = 0, blend: float = JOINT_BLEND
+                 faces: np.ndarray | None = None, blend: float = JOINT_BLEND
                  ) -> np.ndarray:
     """Skin weights [N, B] float32, rows summing to 1 with at most ``max_influences`` bones.
 
     points [N, 3]; heads, tails [B, 3]; names and parents (index or None) per bone; ``height`` of the person.
     ``part``: per point the limb bone it belongs to or -1 (see :func:`assign_parts`), computed when not
-    given. A limb point is its bone's alone, but for a band ``blend`` times the height wide past the joint
-    plane at the bone's head (see :func:`joint_normals`), where it fades in from the parent (smoothstep), so
-    nothing on the parent's side of a joint follows the child; a limb that leaves the torso also fades in
-    over that distance along the surface (``faces``) from the torso's points, so where it stays joined to
-    the torso (an armpit) no edge runs from a still torso point to a fully moving limb point. Torso and head points blend their own bones
-    by distance within ``falloff`` metres. ``smoothing``: rounds of umbrella smoothing over ``faces`` after.
+    given. A limb point is its bone's alone, but for a band past the joint plane at the bone's head (see
+    :func:`joint_normals`), ``blend`` times the height wide or :data:`FADE` times the point's distance from
+    the joint if more, where it fades in from the parent (smoothstep): nothing on the parent's side of a
+    joint follows the child. A limb also fades in as a whole from the torso along the surface (``faces``)
+    where it stays joined to it (an armpit), so no edge runs from a still torso point to a fully moving limb
+    point. Torso and head points blend their own bones by distance within ``falloff`` metres.
     """
     points = np.asarray(points, dtype=np.float64)
     heads, tails = np.asarray(heads, dtype=np.float64), np.asarray(tails, dtype=np.float64)
@@ -254,7 +259,7 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
                   else np.full(len(points), np.inf))
     def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:
         """0 -> 1 past bone b's joint plane (smoothstep) over a band widening with the distance from it."""
-        fade = np.maximum(width, ROOT_FADE * np.linalg.norm(points[rows] - heads[b], axis=1))
+        fade = np.maximum(width, FADE * np.linalg.norm(points[rows] - heads[b], axis=1))
         x = (points[rows] - heads[b]) @ normals[b]
         if joined:                                          # where the limb and the torso stay joined
             x = np.minimum(x, from_torso[rows])
@@ -278,10 +283,7 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
             attached = fade_in(rows, r, joined=True)
             w[rows] *= attached[:, None]
             w[rows, parents[r]] += 1.0 - attached
-    w = limit_and_normalize(w, max_influences)
-    if faces is not None and smoothing > 0:
-        w = limit_and_normalize(umbrella_smooth(w, faces, smoothing), max_influences)
-    return w
+    return limit_and_normalize(w, max_influences)
 
 
 def majority_filter(part: np.ndarray, faces: np.ndarray, rounds: int = MAJORITY_ROUNDS,
