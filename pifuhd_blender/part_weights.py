@@ -45,7 +45,7 @@ ROOT_JOIN = 1.0           # a limb touching the torso farther than this (capsule
 JOINT_BLEND = 0.02        # a limb segment fades in from its parent over this share of the height past the joint,
 FADE = 0.75               # or this share of the point's distance from the joint if more (a 60-degree turn moves
                           # a point by about that distance: a narrower band stretches its edges past 3x)
-ROOT_REACH = 0.1          # distances along the surface from the torso are followed this far (share of height)
+ROOT_REACH = 0.15         # the widest band (share of the height): distances along the surface are followed as far
 
 
 def bone_kind(name: str) -> tuple[str, str]:
@@ -207,18 +207,22 @@ def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray, nor
     return part
 
 
-def surface_distance(points: np.ndarray, faces: np.ndarray, sources: np.ndarray, reach: float,
-                     rounds: int = 64) -> np.ndarray:
+def surface_distance(points: np.ndarray, faces: np.ndarray, sources: np.ndarray, reach: float) -> np.ndarray:
     """Distance [N] (metres) from the ``sources`` (boolean [N]) along the mesh's edges, up to ``reach``
-    (farther: inf). Edge relaxation in numpy (no scipy in Blender)."""
+    (farther: inf). Edge relaxation in numpy (no scipy in Blender), as many rounds as the reach needs."""
     f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     a = np.r_[f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]]
     b = np.r_[f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]]
+    order = np.argsort(b, kind="stable")
+    a, b = a[order], b[order]
     length = np.linalg.norm(points[a] - points[b], axis=1)
+    targets, starts = np.unique(b, return_index=True)
     d = np.where(sources, 0.0, np.inf)
+    rounds = int(np.ceil(reach / max(float(np.percentile(length, 10)), 1e-9))) + 1 if len(length) else 0
     for _ in range(rounds):
+        best = np.minimum.reduceat(d[a] + length, starts)
         new = d.copy()
-        np.minimum.at(new, b, d[a] + length)
+        new[targets] = np.minimum(d[targets], best)
         new[new > reach] = np.inf
         if np.array_equal(new, d):
             break
@@ -259,7 +263,7 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
                   else np.full(len(points), np.inf))
     def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:
         """0 -> 1 past bone b's joint plane (smoothstep) over a band widening with the distance from it."""
-        fade = np.maximum(width, FADE * np.linalg.norm(points[rows] - heads[b], axis=1))
+        fade = np.clip(FADE * np.linalg.norm(points[rows] - heads[b], axis=1), width, ROOT_REACH * height)
         x = (points[rows] - heads[b]) @ normals[b]
         if joined:                                          # where the limb and the torso stay joined
             x = np.minimum(x, from_torso[rows])
