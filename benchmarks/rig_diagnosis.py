@@ -3,11 +3,14 @@ numpy modules on the cached cases of ``bench_rig.py --prepare``).
 
 Per person it prints: the joints placed from the photo's keypoints against the generator's true joints (cm,
 split into the image plane X/Z and the depth Y), the part accuracy of the weights as the rig makes them, with
-the true limb joints instead, and the ceiling of "each vertex takes the nearest true limb segment", then a
-confusion table (true part x heaviest bone's part) and where the errors lie (distance to the nearest true
-joint; the generator's primitive nearest each wrong vertex).
+the generator's limb joints (all, or one group at a time) and by the nearest bone segment alone, then a
+confusion table (true part -> heaviest bone's part) and where the errors lie (distance to the nearest true
+joint; the generator's primitive nearest each wrong vertex). ``--measure`` prints ``bench_rig.py``'s
+measures instead, with linear blend skinning in numpy (they agree with Blender's to about 0.1), in seconds;
+``--true-limbs`` with the generator's limb joints.
 
-Run: ``python benchmarks/rig_diagnosis.py [--seeds 900103,...]`` after ``bench_rig.py --prepare``.
+Run: ``python benchmarks/rig_diagnosis.py [--measure [--true-limbs]] [--seeds 900103,...]`` after
+``bench_rig.py --prepare``.
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ sys.path.insert(0, str(REPO))
 from pifuhd_blender import part_weights as pw, placement, skeleton  # noqa: E402
 from training import rig_truth as rt  # noqa: E402
 from training.people import moved_parts, nearest_parts  # noqa: E402
+
+FALLOFF = 0.03   # as rig.FALLOFF (rig.py needs bpy)
 
 #: skeleton joint -> generator joint (side appended: "+1" the person's left)
 TRUE_JOINT = {"shoulder": "shoulder", "elbow": "elbow", "wrist": "wrist", "hip": "hip", "knee": "knee",
@@ -66,12 +71,25 @@ def bones_of(skel):
     return order, heads, tails, parents
 
 
-def weights_for(verts, tris, skel, separate=False):
-    """(bone order, weights, vertices, faces) of the rig's body-part skin (the mesh cut when ``separate``)."""
+def skin(verts, tris, skel):
+    """(bone order, weights, vertices, faces) of the rig's body-part skin, the mesh cut as the rig cuts it."""
     order, heads, tails, parents = bones_of(skel)
     v, f, _source, w = pw.body_part_skin(verts, tris, heads, tails, order, parents, height=skel.height,
-                                         falloff=0.03 * skel.height, separate_parts=separate)
+                                         falloff=FALLOFF * skel.height)
     return order, w, v, f
+
+
+def true_parts(case, place, verts) -> np.ndarray:
+    """Each placed vertex's true body part (see ``training.people.nearest_parts``)."""
+    cube = ((verts - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER
+    return np.asarray(nearest_parts(case.shape, case.frame.to_world(cube)))
+
+
+def with_joints(skel, joints: dict) -> skeleton.Skeleton:
+    """``skel`` with some joints replaced."""
+    j = dict(skel.joints)
+    j.update(joints)
+    return skeleton.Skeleton(j, height=skel.height)
 
 
 def _rotation(axis, degrees):
@@ -81,14 +99,12 @@ def _rotation(axis, degrees):
     return np.eye(3) + np.sin(a) * K + (1 - np.cos(a)) * K @ K
 
 
-def measure(case, exact, place, skel, separate=True) -> list[dict]:
+def measure(case, exact, place, skel) -> list[dict]:
     """``training.rig_truth.measure_in_blender`` without Blender: linear blend skinning in numpy."""
     order, heads, tails, parents = bones_of(skel)
     world, _ = placement.place_in_scene(case.vertices, case.height_m)
-    v, f, _source, w = pw.body_part_skin(world.astype(np.float64), case.faces, heads, tails, order, parents,
-                                         height=skel.height, falloff=0.03 * skel.height, separate_parts=separate)
-    cube = ((v - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER
-    parts = nearest_parts(case.shape, case.frame.to_world(cube))
+    order, w, v, f = skin(world.astype(np.float64), case.faces, skel)
+    parts = list(true_parts(case, place, v))
     accuracy = rt.part_accuracy(w, order, parts)
     rest_chamfer = rt.chamfer(v, place.apply(exact["rest"][0]))
     rows = []
@@ -119,15 +135,11 @@ def heaviest_parts(w, order):
     return np.asarray([rt.BONE_PART[order[b]] for b in np.argmax(w, axis=1)])
 
 
-def nearest_true_segment(verts, tj, skel):
-    """Ceiling: each vertex takes the nearest of the true limb segments and the estimated torso/head bones."""
-    j = dict(skel.joints)
-    j.update(tj)
-    s = skeleton.Skeleton(j, height=skel.height)
-    bones = s.bones()
-    order = [b[0] for b in bones]
-    d = skeleton.segment_distances(verts, np.array([b[2] for b in bones]), np.array([b[3] for b in bones]))
-    return np.asarray([rt.BONE_PART[order[b]] for b in d.argmin(axis=1)])
+def nearest_segment(verts, skel) -> np.ndarray:
+    """Each vertex's part by its nearest bone segment alone (a ceiling for joint-only rules)."""
+    order, heads, tails, _parents = bones_of(skel)
+    return np.asarray([rt.BONE_PART[order[b]] for b in skeleton.segment_distances(verts, heads, tails)
+                       .argmin(axis=1)])
 
 
 def load(path: Path):
@@ -148,9 +160,7 @@ def measure_row(path: Path, true_limbs: bool = False) -> None:
     data, verts, tris, place, skel = load(path)
     case = data["case"]
     if true_limbs:
-        j = dict(skel.joints)
-        j.update(true_joints(case, place))
-        skel = skeleton.Skeleton(j, height=skel.height)
+        skel = with_joints(skel, true_joints(case, place))
     for row in measure(case, data["exact"], place, skel):
         print(f"| {case.seed} | {row['pose']} | {100 * row['accuracy']:.1f} % | {100 * row['leak']:.2f} % | "
               f"{row['chamfer_ratio']:.2f} | {row['over2']} | {row['over3']} | {row['worst']:.1f}x |", flush=True)
@@ -160,46 +170,37 @@ def diagnose(path: Path) -> None:
     data, verts, tris, place, skel = load(path)
     case = data["case"]
     tj = true_joints(case, place)
-    truth = np.asarray(case.parts)
     meta = case.shape.meta
     print(f"\n## {case.seed} ({meta['pose']}, {meta['bottom']}, {meta['top']}), height {skel.height:.2f} m, "
           f"{len(verts):,} vertices, turn {meta['turn_deg']:.0f} deg")
     print("joint errors, cm (image plane XZ / depth Y):", ", ".join(
         f"{k} {100 * np.hypot(*(skel.joints[k] - tj[k])[[0, 2]]):.1f}/{100 * (skel.joints[k] - tj[k])[1]:+.1f}"
         for k in sorted(tj)))
-    order, w, verts, _f = weights_for(verts, tris, skel, separate=True)
-    cube = ((verts - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER
-    truth = np.asarray(nearest_parts(case.shape, case.frame.to_world(cube)))
-    pred = heaviest_parts(w, order)
-    acc = np.mean(pred == truth)
-    j2 = dict(skel.joints)
-    j2.update(tj)
-    skel_true = skeleton.Skeleton(j2, height=skel.height)
-    order_t, w_t, _v, _f = weights_for(verts, tris, skel_true)
-    acc_t = np.mean(heaviest_parts(w_t, order_t) == truth)
-    ceiling = np.mean(nearest_true_segment(verts, tj, skel) == truth)
-    for group in ("shoulder elbow wrist", "hand", "hip", "knee", "ankle ball toe"):
-        j3 = dict(skel.joints)
-        j3.update({k: v for k, v in tj.items() if k.split("_")[0] in group.split()})
-        o3, w3, _v, _f = weights_for(verts, tris, skeleton.Skeleton(j3, height=skel.height))
-        print(f"  with true {group}: {100 * np.mean(heaviest_parts(w3, o3) == truth):.1f} %")
-    d_nearest_est = np.mean(heaviest_parts(skeleton.nearest_bone_weights(
-        verts, *[np.array([b[i] for b in skel.bones()]) for i in (2, 3)], falloff=0.03 * skel.height),
-        order) == truth)
-    print(f"accuracy (no split): body parts {100 * acc:.1f} %, with true limb joints {100 * acc_t:.1f} %, "
-          f"nearest true segment {100 * ceiling:.1f} %, nearest estimated segment {100 * d_nearest_est:.1f} %")
-    conf = Counter(zip(truth, pred))
-    print("confusion (rows true, only off-diagonal >= 0.3 % of vertices):")
-    for (t, p), n in sorted(conf.items(), key=lambda kv: -kv[1]):
+
+    def accuracy(joints: dict) -> float:
+        order, w, v, _f = skin(verts, tris, with_joints(skel, joints))
+        return float(np.mean(heaviest_parts(w, order) == true_parts(case, place, v)))
+
+    print(f"accuracy: as rigged {100 * accuracy({}):.1f} %, with the generator's limb joints "
+          f"{100 * accuracy(tj):.1f} %;", ", ".join(
+              f"true {group}: {100 * accuracy({k: p for k, p in tj.items() if k.split('_')[0] in group.split()}):.1f} %"
+              for group in ("shoulder elbow wrist", "hand", "hip", "knee", "ankle ball toe")))
+    truth0 = true_parts(case, place, verts)
+    print(f"nearest bone segment alone: {100 * np.mean(nearest_segment(verts, skel) == truth0):.1f} %, with the "
+          f"generator's limb joints {100 * np.mean(nearest_segment(verts, with_joints(skel, tj)) == truth0):.1f} %")
+    order, w, verts, _f = skin(verts, tris, skel)
+    truth, pred = true_parts(case, place, verts), heaviest_parts(w, order)
+    print("confusion (true -> heaviest bone's part, at least 0.3 % of vertices):")
+    for (t, p), n in Counter(zip(truth, pred)).most_common():
         if t != p and n >= 0.003 * len(verts):
             print(f"  {t:>12} -> {p:<12} {n:6d} ({100 * n / len(verts):.1f} %)")
     wrong = pred != truth
     joints = np.array(list(tj.values()))
     dj = np.linalg.norm(verts[:, None] - joints[None], axis=2).min(axis=1)
     bins = [0, 0.03, 0.06, 0.1, 0.2, 9]
-    hist = np.histogram(dj[wrong], bins)[0]
     print("wrong vertices by distance to the nearest true joint (m):",
-          ", ".join(f"<{b}: {n}" for b, n in zip(bins[1:], hist)))
+          ", ".join(f"<{b}: {n}" for b, n in zip(bins[1:], np.histogram(dj[wrong], bins)[0])))
+    cube = ((verts - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER
     prim = np.asarray(primitive_names(case, cube))
     print("wrong vertices by nearest primitive:", ", ".join(
         f"{k} {n}" for k, n in Counter(prim[wrong]).most_common(12)))
