@@ -81,16 +81,74 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
             f[fi, c] = copy_of.get((int(f[fi, c]), lab), f[fi, c])
     new_v = v[np.asarray(source)]
     fans, centres, centre_source, centre_part = [], [], [], []
+    edges = {frozenset(e) for e in np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).tolist()}
+
+    def add_vertex(position: np.ndarray, like: int) -> int:
+        centres.append(position)
+        centre_source.append(source[like] if like < len(source) else centre_source[like - len(new_v)])
+        centre_part.append(new_part[like] if like < len(new_part) else centre_part[like - len(new_v)])
+        return len(new_v) + len(centres) - 1
+
+    def position(i: int) -> np.ndarray:
+        return new_v[i] if i < len(new_v) else centres[i - len(new_v)]
+
+    def close(pieces: list[list[int]]) -> list[tuple[int, int, int]]:
+        out = []
+        for piece in pieces:
+            if len(piece) == 3:
+                out.append(tuple(piece))
+                continue
+            centre = add_vertex(np.mean([position(i) for i in piece], axis=0), piece[0])
+            out += [(centre, piece[i], piece[(i + 1) % len(piece)]) for i in range(len(piece))]
+        return out
+
+    half = {tuple(e) for e in np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).tolist()}
     for loop in boundary_loops(f):
-        rim = new_v[loop]
-        centre = len(new_v) + len(centres)
-        centres.append(rim.mean(axis=0))
-        centre_source.append(source[loop[0]])
-        centre_part.append(new_part[loop[0]])
-        fans += [(centre, loop[i], loop[(i + 1) % len(loop)]) for i in range(len(loop))]
+        pieces = patches(loop, [new_part[i] for i in loop])
+        kept = len(centres)
+        if len(pieces) > 1:
+            # a chord along an edge the mesh has already: through a new vertex at its middle, so that no
+            # edge is used more than twice; both patches beside it share that vertex
+            mids = {}
+            for chord in {frozenset((p[0], p[-1])) for p in pieces} & edges:
+                a, b = sorted(chord)
+                mids[chord] = add_vertex(0.5 * (position(a) + position(b)), a)
+            pieces = [p + [mids[frozenset((p[0], p[-1]))]] if frozenset((p[0], p[-1])) in mids else p
+                      for p in pieces]
+        new = close(pieces)
+        new_half = [(t[i], t[(i + 1) % 3]) for t in new for i in range(3)]
+        if len(pieces) > 1 and (len(set(new_half)) < len(new_half) or set(new_half) & half):
+            del centres[kept:], centre_source[kept:], centre_part[kept:]     # one fan over the whole hole
+            new = close([loop])
+            new_half = [(t[i], t[(i + 1) % 3]) for t in new for i in range(3)]
+        fans += new
+        half |= set(new_half)
+        edges |= {frozenset(e) for e in new_half}
     out_v = np.vstack([new_v, np.asarray(centres).reshape(-1, 3)])
     out_f = np.vstack([f, np.asarray(fans, dtype=np.int64).reshape(-1, 3)])
     return out_v, out_f, np.asarray(source + centre_source), np.asarray(new_part + centre_part)
+
+
+def patches(loop: list[int], labels: list) -> list[list[int]]:
+    """The polygons that close the hole ``loop`` (vertex indices in the rim's order) side by side: a hole
+    whose rim runs along two parts (a slit where a cut ends in a joined region: one side arm, the other
+    torso) gets one patch per run of equal labels, each reaching to the next run's first vertex, and the
+    runs' first vertices a patch of their own when there are three runs or more. Each patch moves with its
+    own side, where one fan over the whole hole would tie the two sides together. Patches keep the loop's
+    winding, so the mesh stays closed and consistently wound."""
+    n = len(loop)
+    starts = [i for i in range(n) if labels[i] != labels[i - 1]]
+    if len(starts) < 2:
+        return [loop]
+    out = []
+    for k, a in enumerate(starts):
+        b = starts[(k + 1) % len(starts)]
+        run = [loop[i % n] for i in range(a, b + (n if b <= a else 0) + 1)]
+        if len(run) >= 3:
+            out.append(run)
+    if len(starts) >= 3:
+        out.append([loop[i] for i in starts])
+    return out
 
 
 def boundary_loops(faces: np.ndarray) -> list[list[int]]:

@@ -1,22 +1,27 @@
 """Skin weights by body part, without bpy: each vertex first gets a body part (a limb segment, or the
-torso/head), then weights only from the bones of that part and its neighbours in the skeleton.
+torso/head), then weights only from the bones of that part and its parent in the skeleton.
 
 Bone heat (Blender's automatic weights) spreads weight along the surface, so a hand resting on a hip, an arm
 against the torso or a skirt over the legs takes weight from the wrong bones. Here a vertex belongs to a limb
-segment only when it lies inside that segment's capsule: the segment (bone) grown by the limb's radius,
-measured on the mesh around the bone's middle and kept within bounds set by the body's height (a skirt or
-the torso next to a limb do not inflate it). Everything outside every limb capsule is torso or head. Within
-its part a vertex blends the part's bone with the bones it joins (parent and children, within ``falloff`` of
-the joint), so elbows and knees bend smoothly, and nothing outside the limb follows it.
+segment only when it lies inside that segment's capsule (the bone grown by the limb's radius, measured on the
+mesh and kept within bounds set by the body's height; narrower under a skirt) and its surface faces away from
+the bone (a torso or skirt the limb lies against faces the limb); islands of one part inside another are
+removed. Everything else is torso or head. Between two segments of a limb the joint's plane decides (it
+bisects an elbow or knee). A segment's vertices are its bone's alone but for a band past the plane at its
+head, where the segment fades in from its parent (smoothstep over a band that widens with the distance from
+the joint, so a 60-degree turn stretches no edge past 3x); where a limb stays joined to the torso it also
+fades in along the surface from the torso's vertices. Nothing on the parent's side of a joint follows the
+child: the torso never carries limb weight. Touching parts that are not joined are cut apart first
+(:func:`separate`, ``part_split``).
 
 Frame: any, in metres (the rig uses the mesh's local frame); bones as heads/tails [B, 3] with their names
-(Humanoid or Mixamo: the part of a bone is read from its name).
+(Humanoid or Mixamo: the part of a bone is read from its name). Measured against exact re-posed truth in
+``benchmarks/bench_rig.py``; ``benchmarks/rig_diagnosis.py`` re-runs it in numpy and says where it errs.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .mesh_smoothing import umbrella_smooth
 from .skeleton import limit_and_normalize, segment_distances
 
 #: Limb bone kinds (the bone name without its side and prefix) -> (radius prior as a share of the height:
@@ -27,14 +32,20 @@ LIMB_RADIUS = {
 }
 #: Highest leg radius (share of the height) where a skirt or dress joins the legs (see :func:`skirted`): the
 #: garment belongs to the hips, not the legs inside it.
-SKIRTED_RADIUS = {"UpperLeg": 0.06, "LowerLeg": 0.045}
+SKIRTED_RADIUS = {"UpperLeg": 0.045, "LowerLeg": 0.045}
+SKIRT_DEPTH = 0.9         # between skirted legs the interior is as deep as through a leg (1.0-1.1 measured)
 MIXAMO_KIND = {"Arm": "UpperArm", "ForeArm": "LowerArm", "Hand": "Hand", "UpLeg": "UpperLeg", "Leg": "LowerLeg",
                "Foot": "Foot", "ToeBase": "Toes"}
 CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cloth folds, bumps)
 EXTREMITIES = ("Hand", "Foot", "Toes")
-ROOT_BLEND = 1.5          # torso vertices this many capsule radii from a shoulder or hip joint blend that limb in
-ROOT_JOIN = 2.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
-SMOOTHING = 10            # rounds of weight smoothing over the mesh's edges (a blend a few edges wide)
+FACING = 0.3              # a limb's own surface faces away from its bone: cosine at least this
+MAJORITY_ROUNDS = 3       # rounds of the islands filter (see majority_filter)
+MAJORITY_SHARE = 0.6      # a vertex takes a label this share of its neighbours carry
+ROOT_JOIN = 1.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
+JOINT_BLEND = 0.02        # a limb segment fades in from its parent over this share of the height past the joint,
+FADE = 0.75               # or this share of the point's distance from the joint if more (a 60-degree turn moves
+                          # a point by about that distance: a narrower band stretches its edges past 3x)
+ROOT_REACH = 0.15         # the widest band (share of the height): distances along the surface are followed as far
 
 
 def bone_kind(name: str) -> tuple[str, str]:
@@ -54,8 +65,8 @@ def skirted(vertices: np.ndarray, faces: np.ndarray, left: tuple[np.ndarray, np.
             right: tuple[np.ndarray, np.ndarray]) -> bool:
     """Whether a garment joins the two leg segments ``left`` and ``right`` ((head, tail) each, Z up, the
     camera along +Y): at most heights along them, the line of sight halfway between the legs runs through
-    the mesh's interior for at least half as long as the one through a leg (a skirt or dress), where
-    trousers, or legs apart, leave a gap."""
+    the mesh's interior nearly as long as the one through a leg (:data:`SKIRT_DEPTH`: a skirt or dress),
+    where trousers leave a gap or a groove (thighs touching in trousers: 0.4-0.9), and legs apart nothing."""
     from .skeleton import DepthProbe
 
     probe = DepthProbe(vertices, faces)
@@ -69,7 +80,7 @@ def skirted(vertices: np.ndarray, faces: np.ndarray, left: tuple[np.ndarray, np.
         pl, pr = left[0] + t * (left[1] - left[0]), right[0] + t * (right[1] - right[0])
         mid = 0.5 * (pl + pr)
         through_leg = max(inside(pl[0], pl[2]), inside(pr[0], pr[2]))
-        votes.append(through_leg > 0 and inside(mid[0], mid[2]) >= 0.5 * through_leg)
+        votes.append(through_leg > 0 and inside(mid[0], mid[2]) >= SKIRT_DEPTH * through_leg)
     return sum(votes) >= 2
 
 
@@ -107,8 +118,31 @@ def neighbours(names: list[str], parents: list[int | None]) -> list[set[int]]:
     return out
 
 
+def vertex_normals(points: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unit area-weighted vertex normals [N, 3] of a triangle mesh (zero for vertices on no face)."""
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    p = np.asarray(points, dtype=np.float64)
+    fn = np.cross(p[f[:, 1]] - p[f[:, 0]], p[f[:, 2]] - p[f[:, 0]])
+    n = np.zeros_like(p)
+    for c in range(3):
+        np.add.at(n, f[:, c], fn)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-18)
+
+
+def facing(points: np.ndarray, normals: np.ndarray, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
+    """Cosine [N, B] between each point's normal and the direction from each bone's segment to the point:
+    near 1 on a limb's own surface, low or negative on a torso or skirt the limb lies against."""
+    p = np.asarray(points, dtype=np.float64)[:, None, :]
+    a = np.asarray(heads, dtype=np.float64)[None]
+    ab = np.asarray(tails, dtype=np.float64)[None] - a
+    t = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-18), 0.0, 1.0)
+    r = p - (a + t[..., None] * ab)
+    r = r / np.maximum(np.linalg.norm(r, axis=-1, keepdims=True), 1e-18)
+    return (r * np.asarray(normals)[:, None, :]).sum(-1)
+
+
 def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii: np.ndarray,
-                 names: list[str] | None = None) -> np.ndarray:
+                 names: list[str] | None = None, normals: np.ndarray | None = None) -> np.ndarray:
     """Per point: the limb bone whose capsule holds it (the one it is deepest in, relative to the radius), or
     -1 for points in no limb capsule (torso and head). With the bones' ``names``, points whose nearest bone
     is a hand or foot bone also belong to it within twice its radius when the torso's bones are much farther
@@ -117,6 +151,12 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
     limb = radii > 0
     score = np.full(d.shape, np.inf)
     score[:, limb] = d[:, limb] / radii[limb]
+    tested = limb.copy()
+    if names is not None:               # feet: shoes are blocks, their soles and heels face any way
+        tested &= np.array([bone_kind(n)[1] not in ("Foot", "Toes") for n in names])
+    if normals is not None:             # a surface that does not face away from the bone is not the limb's
+        score[:, tested] = np.where(facing(points, normals, heads[tested], tails[tested]) >= FACING,
+                                    score[:, tested], np.inf)
     best = score.argmin(axis=1)
     best_score = score[np.arange(len(points)), best]
     # fingers and shoe tips reach past their capsules: a point whose nearest bone is a hand or foot bone
@@ -127,36 +167,210 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
         extremity = np.array([bone_kind(n)[1] in EXTREMITIES for n in names])
     d_near = d[np.arange(len(points)), nearest]
     d_torso = d[:, ~limb].min(axis=1) if (~limb).any() else np.full(len(points), np.inf)
-    reach = (extremity[nearest] & (d_near <= 2.0 * radii[nearest])
+    faces_out = np.ones(len(points), bool)
+    if normals is not None:
+        faces_out = ~tested[nearest] | (
+            facing(points, normals, heads, tails)[np.arange(len(points)), nearest] >= FACING)
+    reach = (extremity[nearest] & (d_near <= 2.0 * radii[nearest]) & faces_out
              & (d_near < 0.35 * d_torso))                  # not a hip the hand rests on: far from the torso
     return np.where(best_score <= 1.0, best, np.where(reach, nearest, -1))
+
+
+def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None], limb: np.ndarray
+                  ) -> np.ndarray:
+    """Per bone [B, 3]: the normal of the plane through its head that divides it from its parent, pointing
+    into the bone. Between two limb segments it bisects the joint's angle (the mean of their directions);
+    where a limb leaves the torso it is the limb's own direction."""
+    d = tails - heads
+    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    n = d.copy()
+    for b, p in enumerate(parents):
+        if p is not None and limb[b] and limb[p]:
+            m = d[b] + d[p]
+            if np.linalg.norm(m) > 1e-6:
+                n[b] = m / np.linalg.norm(m)
+    return n
+
+
+def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray, normals: np.ndarray,
+                    parents: list[int | None], limb: np.ndarray) -> np.ndarray:
+    """Within each limb, the part [N] decided by the joint planes (see :func:`joint_normals`) instead of the
+    capsules: a point of a segment or its child belongs to the child beyond the plane through the child's
+    head, to the parent before it (capsules overlap around elbows and knees)."""
+    part = np.array(part, copy=True)
+    for c, p in enumerate(parents):                 # parents come first: a chain is decided from the root out
+        if p is None or not (limb[c] and limb[p]):
+            continue
+        rows = (part == c) | (part == p)
+        beyond = (points[rows] - heads[c]) @ normals[c] > 0
+        part[np.flatnonzero(rows)] = np.where(beyond, c, p)
+    return part
+
+
+def surface_distance(points: np.ndarray, faces: np.ndarray, sources: np.ndarray, reach: float) -> np.ndarray:
+    """Distance [N] (metres) from the ``sources`` (boolean [N]) along the mesh's edges, up to ``reach``
+    (farther: inf). Edge relaxation in numpy (no scipy in Blender), as many rounds as the reach needs."""
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    a = np.r_[f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]]
+    b = np.r_[f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]]
+    order = np.argsort(b, kind="stable")
+    a, b = a[order], b[order]
+    length = np.linalg.norm(points[a] - points[b], axis=1)
+    targets, starts = np.unique(b, return_index=True)
+    d = np.where(sources, 0.0, np.inf)
+    rounds = int(np.ceil(reach / max(float(np.percentile(length, 10)), 1e-9))) + 1 if len(length) else 0
+    for _ in range(rounds):
+        best = np.minimum.reduceat(d[a] + length, starts)
+        new = d.copy()
+        new[targets] = np.minimum(d[targets], best)
+        new[new > reach] = np.inf
+        if np.array_equal(new, d):
+            break
+        d = new
+    return d
 
 
 def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
                  parents: list[int | None], *, height: float, falloff: float, max_influences: int = 4,
                  part: np.ndarray | None = None, radii: np.ndarray | None = None,
-                 faces: np.ndarray | None = None, smoothing: int = SMOOTHING) -> np.ndarray:
+                 faces: np.ndarray | None = None, blend: float = JOINT_BLEND
+                 ) -> np.ndarray:
     """Skin weights [N, B] float32, rows summing to 1 with at most ``max_influences`` bones.
 
-    points [N, 3]; heads, tails [B, 3]; names and parents (index or None) per bone; ``height`` of the person
-    and ``falloff`` (metres, how far from a joint the neighbouring bone blends in). ``part``: per point the
-    limb bone it belongs to or -1 (see :func:`assign_parts`), computed when not given.
+    points [N, 3]; heads, tails [B, 3]; names and parents (index or None) per bone; ``height`` of the person.
+    ``part``: per point the limb bone it belongs to or -1 (see :func:`assign_parts`), computed when not
+    given. A limb point is its bone's alone, but for a band past the joint plane at the bone's head (see
+    :func:`joint_normals`), ``blend`` times the height wide or :data:`FADE` times the point's distance from
+    the joint if more, where it fades in from the parent (smoothstep): nothing on the parent's side of a
+    joint follows the child. A limb also fades in as a whole from the torso along the surface (``faces``)
+    where it stays joined to it (an armpit), so no edge runs from a still torso point to a fully moving limb
+    point. Torso and head points blend their own bones by distance within ``falloff`` metres.
     """
     points = np.asarray(points, dtype=np.float64)
     heads, tails = np.asarray(heads, dtype=np.float64), np.asarray(tails, dtype=np.float64)
     if part is None:
         part = assign_parts(points, heads, tails, limb_radii(points, heads, tails, names, height))
     limb = np.array([bone_kind(n)[1] in LIMB_RADIUS for n in names])
-    near = neighbours(names, parents)
-    allowed = np.zeros((len(points), len(names)), bool)
-    allowed[part < 0] = ~limb                        # torso and head: their own bones only
+    normals = joint_normals(heads, tails, parents, limb)
+    part = split_at_joints(points, part, heads, normals, parents, limb)
+    w = np.zeros((len(points), len(names)))
+    torso = part < 0
+    if torso.any():
+        d = segment_distances(points[torso], heads[~limb], tails[~limb])
+        w[np.ix_(torso, ~limb)] = np.exp(-(d - d.min(axis=1, keepdims=True)) / max(falloff, 1e-9))
+    width = max(blend * height, 1e-9)
+    from_torso = (surface_distance(points, faces, torso, ROOT_REACH * height) if faces is not None and torso.any()
+                  else np.full(len(points), np.inf))
+    def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:
+        """0 -> 1 past bone b's joint plane (smoothstep) over a band widening with the distance from it."""
+        fade = np.clip(FADE * np.linalg.norm(points[rows] - heads[b], axis=1), width, ROOT_REACH * height)
+        x = (points[rows] - heads[b]) @ normals[b]
+        if joined:                                          # where the limb and the torso stay joined
+            x = np.minimum(x, from_torso[rows])
+        x = np.clip(x / fade, 0.0, 1.0)
+        return x * x * (3.0 - 2.0 * x)
+
+    root = list(range(len(names)))                          # each limb bone's first limb bone from the torso
+    for b, p in enumerate(parents):                         # parents come first
+        if limb[b] and p is not None and limb[p]:
+            root[b] = root[p]
     for b in np.flatnonzero(limb):
-        rows = part == b
-        allowed[np.ix_(rows, sorted(near[b]))] = True
-    d = segment_distances(points, heads, tails)
-    d = np.where(allowed, d, np.inf)
-    w = np.exp(-(d - d.min(axis=1, keepdims=True)) / max(falloff, 1e-9))
-    w = limit_and_normalize(w, max_influences)
-    if faces is not None and smoothing > 0:
-        w = limit_and_normalize(umbrella_smooth(w, faces, smoothing), max_influences)
-    return w
+        rows = np.flatnonzero(part == b)
+        r, p = root[b], parents[b]
+        if p is None:
+            w[rows, b] = 1.0
+            continue
+        own = fade_in(rows, b, joined=r == b)
+        w[rows, b] = own
+        w[rows, p] += 1.0 - own
+        if r != b and parents[r] is not None:               # the whole limb fades in from the torso
+            attached = fade_in(rows, r, joined=True)
+            w[rows] *= attached[:, None]
+            w[rows, parents[r]] += 1.0 - attached
+    return limit_and_normalize(w, max_influences)
+
+
+def majority_filter(part: np.ndarray, faces: np.ndarray, rounds: int = MAJORITY_ROUNDS,
+                    share: float = MAJORITY_SHARE) -> np.ndarray:
+    """Labels [N] with islands removed: a vertex takes the label that at least ``share`` of its neighbours
+    (along the mesh's edges) carry, ``rounds`` times (a patch of arm surface whose normals point the wrong
+    way would stay still while the arm round it moves, tearing its edges)."""
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    a = np.r_[f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]]
+    b = np.r_[f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]]
+    edges = np.unique(np.c_[a, b], axis=0)
+    a, b = edges[:, 0], edges[:, 1]
+    degree = np.bincount(a, minlength=len(part))
+    out = np.asarray(part).copy()
+    labels = np.unique(out)
+    for _ in range(rounds):
+        counts = np.zeros((len(out), len(labels)))
+        np.add.at(counts, (a, np.searchsorted(labels, out[b])), 1.0)
+        best = counts.argmax(axis=1)
+        strong = counts[np.arange(len(out)), best] >= share * np.maximum(degree, 1)
+        new = np.where(strong & (degree > 0), labels[best], out)
+        if np.array_equal(new, out):
+            break
+        out = new
+    return out
+
+
+def leg_caps(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+             names: list[str]) -> dict[str, float]:
+    """Smaller leg capsules (:data:`SKIRTED_RADIUS`) for each leg segment a skirt or dress joins (see
+    :func:`skirted`)."""
+    caps = {}
+    for kind in ("UpperLeg", "LowerLeg"):
+        ends = {}
+        for side in ("Left", "Right"):
+            b = next((i for i, n in enumerate(names) if bone_kind(n) == (side, kind)), None)
+            if b is None:
+                return caps
+            ends[side] = (heads[b], tails[b])
+        if skirted(vertices, faces, ends["Left"], ends["Right"]):
+            caps[kind] = SKIRTED_RADIUS[kind]
+    return caps
+
+
+def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+             parents: list[int | None], radii: np.ndarray, part: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the mesh where body parts that are not joined in the skeleton touch, and close each side (see
+    ``part_split.split_parts``): a limb touches the torso only around its root joint (an arm lying against
+    the torso, a thigh against a skirt are cut), two limb segments only when one is the other's parent.
+    ``part``: per vertex its limb bone or -1 (:func:`assign_parts`). Returns (vertices [V', 3], faces [F', 3],
+    source [V'] original vertex of each, part [V'] limb bone or -1)."""
+    from .part_split import split_parts
+
+    limb = radii > 0
+
+    def joined(a: int, b: int, at: int) -> bool:
+        if a == b:
+            return True
+        if a < 0 or b < 0:               # the torso and a limb: joined around the limb's root joint only
+            bone = max(a, b)
+            root = parents[bone] is not None and not limb[parents[bone]]
+            return root and np.linalg.norm(vertices[at] - heads[bone]) < ROOT_JOIN * radii[bone]
+        return parents[a] == b or parents[b] == a
+
+    return split_parts(vertices, faces, part, joined)
+
+
+def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+                   names: list[str], parents: list[int | None], *, height: float, falloff: float,
+                   max_influences: int = 4, separate_parts: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rig's body-part skin (no bpy): leg capsules narrowed under a skirt, the mesh cut where parts that
+    are not joined touch (``separate_parts``), weights by part. Frame: the mesh's (metres, Z up, facing -Y).
+    Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies, weights [V', B])."""
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    radii = limb_radii(v, heads, tails, names, height, leg_caps(v, f, heads, tails, names))
+    part = assign_parts(v, heads, tails, radii, names, vertex_normals(v, f))
+    part = majority_filter(part, f)
+    source = np.arange(len(v))
+    if separate_parts:
+        v, f, source, part = separate(v, f, heads, tails, parents, radii, part)
+    w = part_weights(v, heads, tails, names, parents, height=height, falloff=falloff,
+                     max_influences=max_influences, part=part, radii=radii, faces=f)
+    return v, f, source, w

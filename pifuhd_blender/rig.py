@@ -18,7 +18,7 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 from mathutils import Matrix, Vector
 
-from . import part_split, part_weights, scene_object, skeleton
+from . import part_weights, scene_object, skeleton
 from .person import PersonOperator
 
 RIG_TAG = "pifuhd_rig"            # on the armature object: the naming convention used
@@ -230,51 +230,10 @@ def _replace_geometry(me: bpy.types.Mesh, verts: np.ndarray, faces: np.ndarray, 
     me.validate()
 
 
-def _leg_caps(verts: np.ndarray, tris: np.ndarray, heads: np.ndarray, tails: np.ndarray, order: list[str]
-              ) -> dict[str, float]:
-    """Smaller leg capsules for each leg segment a skirt or dress joins (see ``part_weights.skirted``)."""
-    caps = {}
-    for kind in ("UpperLeg", "LowerLeg"):
-        ends = {}
-        for side in ("Left", "Right"):
-            name = next((n for n in order if part_weights.bone_kind(n) == (side, kind)), None)
-            if name is None:
-                return caps
-            b = order.index(name)
-            ends[side] = (heads[b], tails[b])
-        if part_weights.skirted(verts, tris, ends["Left"], ends["Right"]):
-            caps[kind] = part_weights.SKIRTED_RADIUS[kind]
-    return caps
-
-
-def _separate_parts(ob: bpy.types.Object, verts: np.ndarray, tris: np.ndarray, heads: np.ndarray,
-                    tails: np.ndarray, order: list[str], parents: list, radii: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
-    """Cut the mesh where body parts that are not joined touch and close each side (see ``part_split``).
-    Returns (vertices, triangles, the vertices' body parts or None, how many vertices were split), as the
-    mesh holds them afterwards; the mesh is left alone when it has faces other than triangles, UV maps or
-    shape keys (their data could not follow)."""
-    me = ob.data
-    if len(me.loops) != 3 * len(me.polygons) or len(me.uv_layers) or me.shape_keys is not None:
-        return verts, tris, None, 0
-    part = part_weights.assign_parts(verts, heads, tails, radii, order)
-    limb = radii > 0
-
-    def joined(a: int, b: int, at: int) -> bool:
-        if a == b:
-            return True
-        if a < 0 or b < 0:               # the torso and a limb: joined around the limb's root joint only
-            bone = max(a, b)             # (an arm lying against the torso, a thigh against a skirt: cut)
-            root = parents[bone] is not None and not limb[parents[bone]]
-            return root and np.linalg.norm(verts[at] - heads[bone]) < part_weights.ROOT_JOIN * radii[bone]
-        return parents[a] == b or parents[b] == a
-
-    new_v, new_f, source, new_part = part_split.split_parts(verts, tris, part, joined)
-    if len(new_f) == len(tris):
-        return verts, tris, new_part, 0
-    _replace_geometry(me, new_v, new_f, source)
-    tris = _mesh_arrays(me)[1]                 # the triangles as the mesh holds them (validated)
-    return new_v.astype(np.float32), tris, new_part, int(len(new_v) - len(verts))
+def _can_separate(me: bpy.types.Mesh) -> bool:
+    """Whether the mesh may be cut (see ``part_weights.separate``): triangles only, no UV maps or shape keys
+    (their data could not follow the new vertices)."""
+    return len(me.loops) == 3 * len(me.polygons) and not len(me.uv_layers) and me.shape_keys is None
 
 
 def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_keypoints: bool = True,
@@ -319,14 +278,14 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
         bones = [b for b in arm.data.bones if b.name in names]
         parents = [order.index(b.parent.name) if b.parent is not None and b.parent.name in order else None
                    for b in bones]
-        caps = _leg_caps(verts, tris, heads, tails, order)
-        radii = part_weights.limb_radii(verts, heads, tails, order, skel.height, caps)
-        part = None
-        if separate_parts:
-            verts, tris, part, separated = _separate_parts(ob, verts, tris, heads, tails, order, parents, radii)
-        w = part_weights.part_weights(verts, heads, tails, order, parents, height=skel.height,
-                                      falloff=FALLOFF * skel.height, max_influences=max_influences, part=part,
-                                      radii=radii, faces=tris)
+        cut = separate_parts and _can_separate(ob.data)
+        new_v, new_f, source, w = part_weights.body_part_skin(
+            verts, tris, heads, tails, order, parents, height=skel.height, falloff=FALLOFF * skel.height,
+            max_influences=max_influences, separate_parts=cut)
+        if len(new_f) != len(tris):
+            _replace_geometry(ob.data, new_v, new_f, source)
+            separated = int(len(new_v) - len(verts))
+            verts = new_v.astype(np.float32)
         how = "body parts" + (f", touching parts separated ({separated} vertices split)" if separated else "")
     elif auto_ok:
         w = read_weights(ob, order)

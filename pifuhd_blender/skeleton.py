@@ -74,6 +74,8 @@ PROPORTIONS = {
 }
 PROPORTIONS.update({MIRROR[k]: (-x, z) for k, (x, z) in list(PROPORTIONS.items()) if k in MIRROR})
 TORSO_POINTS = ("Nose", "Neck", "MidHip", "LShoulder", "RShoulder", "LHip", "RHip")
+LEG_BAND = 0.01  # half the height of the slice (share of the height) a knee or ankle is centred in
+LEG_GAP = 0.015  # a gap this wide (share of the height) in a slice separates one leg from the other
 SEARCH = 0.06  # how far (share of the height) to look for the mesh around a keypoint that misses it
 
 
@@ -299,6 +301,39 @@ def _foot(body: _Body, ankle: np.ndarray, sign: int) -> tuple[np.ndarray, np.nda
     return ball, toe
 
 
+def _leg_centre(body: _Body, joint: np.ndarray, mid_x: float) -> np.ndarray | None:
+    """The middle of a leg's cross-section at a knee or ankle (the joint's height kept): the mesh's vertices
+    in a thin horizontal band there, grouped where X leaves a gap, the group at the joint's X taken when it
+    stays on the joint's side of the body's midline ``mid_x`` (one leg, not both legs fused or a skirt),
+    its middle in X and in Y. None when there is no such group."""
+    h = body.height
+    band = body.v[np.abs(body.v[:, 2] - joint[2]) < LEG_BAND * h]
+    if len(band) < 8:
+        return None
+    order = np.argsort(band[:, 0])
+    x = band[order, 0]
+    cuts = np.flatnonzero(np.diff(x) > LEG_GAP * h) + 1
+    groups = np.split(order, cuts)
+    side = np.sign(joint[0] - mid_x)
+    best = min(groups, key=lambda g: 0.0 if band[g, 0].min() <= joint[0] <= band[g, 0].max()
+               else min(abs(band[g, 0] - joint[0])))
+    g = band[best]
+    lo, hi = g[:, 0].min(), g[:, 0].max()
+    if len(g) < 6 or side == 0 or np.sign(lo - mid_x) != side or np.sign(hi - mid_x) != side:
+        return None
+    cx = 0.5 * (lo + hi)
+    core = g[np.abs(g[:, 0] - cx) < 0.3 * (hi - lo) + 1e-9]
+    core = core if len(core) >= 2 else g
+    return np.array([cx, 0.5 * (core[:, 1].min() + core[:, 1].max()), joint[2]])
+
+
+def _on_line(a: np.ndarray, b: np.ndarray, z: float) -> np.ndarray:
+    """The point of the line a -> b at height ``z`` (a straight leg from hip to ankle)."""
+    dz = b[2] - a[2]
+    t = (z - a[2]) / dz if abs(dz) > 1e-9 else 0.5
+    return a + (b - a) * float(np.clip(t, 0.0, 1.0))
+
+
 def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return a + (b - a) * t
 
@@ -314,6 +349,7 @@ def estimate_skeleton(vertices: np.ndarray, faces: np.ndarray, keypoints: np.nda
     body = _Body(vertices, faces)
     h = body.height
     pts, sources, swapped = _keypoint_positions(body, keypoints, min_confidence)
+    mid = float((pts["LHip"][0] + pts["RHip"][0]) / 2.0)
     lifted = {name: body.lift(x, z, torso=name in TORSO_POINTS)[0] for name, (x, z) in pts.items()}
 
     j: dict[str, np.ndarray] = {}
@@ -341,6 +377,9 @@ def estimate_skeleton(vertices: np.ndarray, faces: np.ndarray, keypoints: np.nda
         direction = forearm / n if n > 1e-9 else np.array([0.0, 0.0, -1.0])
         j["hand_" + side] = wrist + direction * 0.08 * h
         hip, knee, ankle = lifted[s + "Hip"], lifted[s + "Knee"], lifted[s + "Ankle"]
+        ankle = _leg_centre(body, ankle, mid) if _leg_centre(body, ankle, mid) is not None else ankle
+        centre = _leg_centre(body, knee, mid)
+        knee = centre if centre is not None else _on_line(hip, ankle, knee[2])
         j["hip_" + side], j["knee_" + side], j["ankle_" + side] = hip, knee, ankle
         j["ball_" + side], j["toe_" + side] = _foot(body, ankle, +1 if s == "L" else -1)
     _fix_degenerate(j, h)

@@ -118,3 +118,65 @@ def test_a_skirt_is_told_from_trousers():
 def test_a_rim_through_one_vertex_twice_is_closed_as_two_holes():
     assert part_split._simple_loops([1, 2, 3, 1, 4, 5]) == [[1, 2, 3], [1, 4, 5]]
     assert part_split._simple_loops([1, 2, 3, 4]) == [[1, 2, 3, 4]]
+
+
+def test_a_slit_is_closed_side_by_side():
+    """A cut that ends where the parts are joined (an arm lying against the torso, joined at the shoulder)
+    opens a slit whose rim runs along both parts: each side gets its own patch, so no closing triangle ties
+    the limb to the torso, and the mesh stays closed."""
+    v, f = box_grid((0, 0, 0), (2, 1, 1), 6)
+    part = np.where(v[:, 0] > 1.0, 1, 0)
+    joined_low = lambda a, b, at: a == b or v[at, 1] < 0.3    # noqa: E731  (joined along one side only)
+    nv, nf, source, npart = part_split.split_parts(v, f, part, joined_low)
+    half = np.concatenate([nf[:, [0, 1]], nf[:, [1, 2]], nf[:, [2, 0]]])
+    assert len({tuple(e) for e in half}) == len(half)
+    assert {tuple(e[::-1]) for e in half} == {tuple(e) for e in half}
+    closing = nf[len(f):]
+    first_centre = nf[:len(f)].max() + 1                      # the patches' centres follow the copies
+    fans = closing[closing[:, 0] >= first_centre]
+    assert len(fans)
+    # every fan triangle's centre has the label of a rim corner: no centre of one part is spun over a rim
+    # edge of the other (what one fan over the whole slit does)
+    assert all(npart[t[0]] in (npart[t[1]], npart[t[2]]) for t in fans)
+    assert part_split.patches([0, 1, 2, 3, 4, 5], [0, 0, 0, 1, 1, 1]) == [[0, 1, 2, 3], [3, 4, 5, 0]]
+    assert part_split.patches([0, 1, 2, 3], [1, 1, 1, 1]) == [[0, 1, 2, 3]]
+
+
+def test_a_surface_facing_the_limb_is_not_the_limbs():
+    """A torso wall right beside an arm (inside the arm's capsule) faces the arm, not away from its bone:
+    with the mesh's normals it stays the torso's; the arm's own surface, facing out, stays the arm's."""
+    angle = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    ring = np.c_[0.2 + 0.04 * np.cos(angle), 0.04 * np.sin(angle), np.full(24, 1.2)]
+    ring_normals = np.c_[np.cos(angle), np.sin(angle), np.zeros(24)]
+    wall = np.c_[np.full(5, 0.15), np.linspace(-0.04, 0.04, 5), np.full(5, 1.2)]   # torso side, 1 cm from the arm
+    wall_normals = np.tile([[1.0, 0.0, 0.0]], (5, 1))                  # facing +x: towards the arm's bone
+    pts, normals = np.r_[ring, wall], np.r_[ring_normals, wall_normals]
+    heads = np.array([[0, 0, 0.8], [0, 0, 1.0], [0.2, 0, 1.45], [0.2, 0, 1.15]])
+    tails = np.array([[0, 0, 1.0], [0, 0, 1.45], [0.2, 0, 1.15], [0.2, 0, 0.85]])
+    radii = np.array([0.0, 0.0, 0.07, 0.06])
+    blind = part_weights.assign_parts(pts, heads, tails, radii, NAMES)
+    seeing = part_weights.assign_parts(pts, heads, tails, radii, NAMES, normals)
+    assert (blind[24:] >= 2).all()                  # without normals the capsule takes the wall
+    assert (seeing[24:] == -1).all() and (seeing[:24] >= 2).all()
+
+
+def test_nothing_above_a_joint_follows_the_bone_below():
+    """Points on a leg (thigh and shin, a knee between): the shin's weight is zero on the thigh's side of the
+    knee's plane, rises past it over a band, and is whole farther down; the same at the hip for the thigh
+    against the hips (what bent knees leaked before: thigh points 10 cm up took a quarter of the shin)."""
+    names, parents = ["Hips", "LeftUpperLeg", "LeftLowerLeg"], [None, 0, 1]
+    heads = np.array([[0.0, 0.0, 0.95], [0.1, 0.0, 0.9], [0.1, 0.0, 0.5]])
+    tails = np.array([[0.0, 0.0, 1.1], [0.1, 0.0, 0.5], [0.1, 0.0, 0.1]])
+    z = np.linspace(0.15, 0.85, 71)
+    angle = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    zz, aa = np.meshgrid(z, angle, indexing="ij")
+    pts = np.c_[0.1 + 0.05 * np.cos(aa).ravel(), 0.05 * np.sin(aa).ravel(), zz.ravel()]
+    part = np.where(pts[:, 2] > 0.5, 1, 2)
+    w = part_weights.part_weights(pts, heads, tails, names, parents, height=1.75, falloff=0.05, part=part)
+    assert np.allclose(w.sum(axis=1), 1.0, atol=1e-5)
+    shin = w[:, 2]
+    assert shin[pts[:, 2] >= 0.5].max() == 0.0                  # above the knee: no shin weight at all
+    assert shin[pts[:, 2] < 0.4].min() == pytest.approx(1.0)    # well below it: the shin's alone
+    band = (pts[:, 2] < 0.5) & (pts[:, 2] > 0.4)
+    by_height = [shin[band & np.isclose(pts[:, 2], h)].mean() for h in sorted(set(pts[band, 2]))[::-1]]
+    assert np.all(np.diff(by_height) >= -1e-9) and 0 < by_height[0] < by_height[-1]   # rises downwards

@@ -2,7 +2,8 @@
 generated person the demo model never saw, hands on hips over a skirt (her hands fused to her hips in the
 reconstruction), reconstructed, rigged, and posed like the generator re-posed her: the left arm raised 60°
 and the left knee bent 60°. Floors from the benchmark's figures for this person (measured, with margin):
-the body-part weights beat bone heat on every measure, and the mesh stays closed after the separation."""
+the body-part weights beat bone heat on every measure, stretch no edge past 3x, and the mesh stays closed
+after the separation."""
 from __future__ import annotations
 
 import pickle
@@ -48,14 +49,16 @@ def test_body_part_weights_beat_bone_heat(measured):
     heat, parts = measured["AUTO"], measured["PARTS"]
     arm, knee = "left arm raised 60°", "left knee bent 60°"
     assert "separated" in parts[arm]["weights"]                 # the hands were cut from the hips
-    # bone heat today: 53 % of vertices on their true part, 22 % / 19 % moving that should stay still
+    # bone heat: 52 % of vertices on their true part, 21 % / 18 % moving that should stay still
     assert heat[arm]["accuracy"] < 0.6 and heat[arm]["leak"] > 0.15
-    # body parts: 85 %, 3.6 % / 1.1 % (measured)
-    assert parts[arm]["accuracy"] > 0.8 and parts[arm]["accuracy"] > heat[arm]["accuracy"] + 0.25
-    assert parts[arm]["leak"] < 0.05 and parts[knee]["leak"] < 0.015
-    # the posed mesh is as close to the exact posed body as at rest, nearly (bone heat: 2.1x)
-    assert parts[arm]["chamfer_ratio"] < 1.4 < heat[arm]["chamfer_ratio"]
-    assert parts[arm]["over3"] < heat[arm]["over3"] / 4          # 62 edges past 3x against 508
+    # body parts: 86 %, 1.7 % / 0.3 % (measured; README "Rigging against exact truth")
+    assert parts[arm]["accuracy"] > 0.83 and parts[arm]["accuracy"] > heat[arm]["accuracy"] + 0.3
+    assert parts[arm]["leak"] < 0.025 and parts[knee]["leak"] < 0.006
+    # the posed mesh is as close to the exact posed body as at rest, nearly (bone heat: 2.0x)
+    assert parts[arm]["chamfer_ratio"] < 1.35 < heat[arm]["chamfer_ratio"]
+    assert parts[knee]["chamfer_ratio"] < 1.3
+    # no edge stretched past 3x (the issue's target; measured: 1.6x at most), bone heat 456 with the arm raised
+    assert parts[arm]["worst"] < 3 and parts[knee]["worst"] < 3 and heat[arm]["over3"] > 100
 
 
 def test_separated_mesh_stays_closed_and_weighted(bpy, installed_addon, truth):

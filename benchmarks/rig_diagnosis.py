@@ -1,0 +1,229 @@
+"""Where the auto-rig's body-part weights go wrong, against the generator's exact truth (no bpy: the add-on's
+numpy modules on the cached cases of ``bench_rig.py --prepare``).
+
+Per person it prints: the joints placed from the photo's keypoints against the generator's true joints (cm,
+split into the image plane X/Z and the depth Y), the part accuracy of the weights as the rig makes them, with
+the generator's limb joints (all, or one group at a time) and by the nearest bone segment alone, then a
+confusion table (true part -> heaviest bone's part) and where the errors lie (distance to the nearest true
+joint; the generator's primitive nearest each wrong vertex). ``--measure`` prints ``bench_rig.py``'s
+measures instead, with linear blend skinning in numpy (they agree with Blender's to about 0.1), in seconds;
+``--true-limbs`` with the generator's limb joints.
+
+Run: ``python benchmarks/rig_diagnosis.py [--measure [--true-limbs]] [--seeds 900103,...]`` after
+``bench_rig.py --prepare``.
+"""
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from pifuhd_blender import part_weights as pw, placement, skeleton  # noqa: E402
+from training import rig_truth as rt  # noqa: E402
+from training.people import moved_parts, nearest_parts  # noqa: E402
+
+FALLOFF = 0.03   # as rig.FALLOFF (rig.py needs bpy)
+
+#: skeleton joint -> generator joint (side appended: "+1" the person's left)
+TRUE_JOINT = {"shoulder": "shoulder", "elbow": "elbow", "wrist": "wrist", "hip": "hip", "knee": "knee",
+              "ankle": "ankle"}
+
+
+def true_joints(case, place) -> dict[str, np.ndarray]:
+    """The generator's joints in Blender's frame (the placed mesh's), named as the skeleton names them."""
+    shape, frame = case.shape, case.frame
+    out = {}
+    for ours, theirs in TRUE_JOINT.items():
+        for side, sign in (("l", "+1"), ("r", "-1")):
+            body = np.asarray(shape.meta["joints"][theirs + sign], dtype=np.float64)[None]
+            out[f"{ours}_{side}"] = place.apply(frame.to_cube(shape.to_world(body)))[0]
+    prims = {p.name: p.prim for p in shape.parts}
+    for side, sign in (("l", "+1"), ("r", "-1")):
+        hand = prims["hand" + sign]
+        out[f"hand_{side}"] = place.apply(frame.to_cube(shape.to_world(hand.b[None])))[0]
+        foot = prims["foot" + sign]
+        out[f"toe_{side}"] = place.apply(frame.to_cube(shape.to_world(foot.b[None])))[0]
+        out[f"ball_{side}"] = place.apply(frame.to_cube(shape.to_world((0.3 * foot.a + 0.7 * foot.b)[None])))[0]
+    return out
+
+
+def primitive_names(case, cube: np.ndarray) -> list[str]:
+    p = case.shape.to_body(case.frame.to_world(cube))
+    values = np.stack([part.prim(p) for part in case.shape.parts])
+    return [case.shape.parts[i].name for i in np.argmin(values, axis=0)]
+
+
+def bones_of(skel):
+    """(order, heads, tails, parents) as ``rig.build_armature`` makes them (Humanoid names)."""
+    bones = skel.bones("HUMANOID")
+    order = [b[0] for b in bones]
+    heads = np.array([b[2] for b in bones], dtype=np.float64)
+    tails = np.array([b[3] for b in bones], dtype=np.float64)
+    parents = [order.index(b[1]) if b[1] else None for b in bones]
+    return order, heads, tails, parents
+
+
+def skin(verts, tris, skel):
+    """(bone order, weights, vertices, faces) of the rig's body-part skin, the mesh cut as the rig cuts it."""
+    order, heads, tails, parents = bones_of(skel)
+    v, f, _source, w = pw.body_part_skin(verts, tris, heads, tails, order, parents, height=skel.height,
+                                         falloff=FALLOFF * skel.height)
+    return order, w, v, f
+
+
+def true_parts(case, place, verts) -> np.ndarray:
+    """Each placed vertex's true body part (see ``training.people.nearest_parts``)."""
+    cube = ((verts - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER
+    return np.asarray(nearest_parts(case.shape, case.frame.to_world(cube)))
+
+
+def with_joints(skel, joints: dict) -> skeleton.Skeleton:
+    """``skel`` with some joints replaced."""
+    j = dict(skel.joints)
+    j.update(joints)
+    return skeleton.Skeleton(j, height=skel.height)
+
+
+def _rotation(axis, degrees):
+    k = np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis)
+    a = np.radians(degrees)
+    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(a) * K + (1 - np.cos(a)) * K @ K
+
+
+def measure(case, exact, place, skel) -> list[dict]:
+    """``training.rig_truth.measure_in_blender`` without Blender: linear blend skinning in numpy."""
+    order, heads, tails, parents = bones_of(skel)
+    world, _ = placement.place_in_scene(case.vertices, case.height_m)
+    order, w, v, f = skin(world.astype(np.float64), case.faces, skel)
+    parts = list(true_parts(case, place, v))
+    accuracy = rt.part_accuracy(w, order, parts)
+    rest_chamfer = rt.chamfer(v, place.apply(exact["rest"][0]))
+    rows = []
+    for pose, turns in rt.POSES.items():
+        moved = np.zeros_like(v)
+        for turn in turns:
+            axis = placement.cube_to_blender(rt.axis_in_cube(case.shape, turn.axis)[None])[0]
+            b0 = order.index(rt.bone_for(turn))
+            chain = {b0}
+            for b, p in enumerate(parents):       # parents come first
+                if p in chain:
+                    chain.add(b)
+            R = _rotation(axis, turn.degrees)
+            target = (v - heads[b0]) @ R.T + heads[b0]
+            share = w[:, sorted(chain)].sum(axis=1, keepdims=True)
+            moved += share * (target - v)
+        posed = v + moved
+        stretch = rt.edge_stretch(v, posed, f)
+        rows.append({"pose": pose, "accuracy": accuracy,
+                     "leak": rt.leak(v, posed, parts, moved_parts(turns)),
+                     "chamfer_ratio": rt.chamfer(posed, place.apply(exact[pose][0])) / rest_chamfer,
+                     "over2": int((stretch > 2).sum()), "over3": int((stretch > 3).sum()),
+                     "worst": float(stretch.max())})
+    return rows
+
+
+def heaviest_parts(w, order):
+    return np.asarray([rt.BONE_PART[order[b]] for b in np.argmax(w, axis=1)])
+
+
+def nearest_segment(verts, skel) -> np.ndarray:
+    """Each vertex's part by its nearest bone segment alone (a ceiling for joint-only rules)."""
+    order, heads, tails, _parents = bones_of(skel)
+    return np.asarray([rt.BONE_PART[order[b]] for b in skeleton.segment_distances(verts, heads, tails)
+                       .argmin(axis=1)])
+
+
+def load(path: Path):
+    """(data, placed vertices, faces, placement, the rig's skeleton) of one cached case."""
+    with open(path, "rb") as fh:
+        data = pickle.load(fh)
+    case = data["case"]
+    world, place = placement.place_in_scene(case.vertices, case.height_m)
+    verts = world.astype(np.float64)
+    tris = np.asarray(case.faces)
+    kp = np.asarray(case.keypoints, dtype=np.float64).reshape(-1, 3)
+    wkp = place.apply(np.c_[kp[:, :2], np.zeros(len(kp))])
+    local_kp = np.c_[wkp[:, 0], wkp[:, 2], kp[:, 2]]
+    return data, verts, tris, place, skeleton.estimate_skeleton(verts, tris, local_kp)
+
+
+def measure_row(path: Path, true_limbs: bool = False) -> None:
+    data, verts, tris, place, skel = load(path)
+    case = data["case"]
+    if true_limbs:
+        skel = with_joints(skel, true_joints(case, place))
+    for row in measure(case, data["exact"], place, skel):
+        print(f"| {case.seed} | {row['pose']} | {100 * row['accuracy']:.1f} % | {100 * row['leak']:.2f} % | "
+              f"{row['chamfer_ratio']:.2f} | {row['over2']} | {row['over3']} | {row['worst']:.1f}x |", flush=True)
+
+
+def diagnose(path: Path) -> None:
+    data, verts, tris, place, skel = load(path)
+    case = data["case"]
+    tj = true_joints(case, place)
+    meta = case.shape.meta
+    print(f"\n## {case.seed} ({meta['pose']}, {meta['bottom']}, {meta['top']}), height {skel.height:.2f} m, "
+          f"{len(verts):,} vertices, turn {meta['turn_deg']:.0f} deg")
+    print("joint errors, cm (image plane XZ / depth Y):", ", ".join(
+        f"{k} {100 * np.hypot(*(skel.joints[k] - tj[k])[[0, 2]]):.1f}/{100 * (skel.joints[k] - tj[k])[1]:+.1f}"
+        for k in sorted(tj)))
+
+    def accuracy(joints: dict) -> float:
+        order, w, v, _f = skin(verts, tris, with_joints(skel, joints))
+        return float(np.mean(heaviest_parts(w, order) == true_parts(case, place, v)))
+
+    print(f"accuracy: as rigged {100 * accuracy({}):.1f} %, with the generator's limb joints "
+          f"{100 * accuracy(tj):.1f} %;", ", ".join(
+              f"true {group}: {100 * accuracy({k: p for k, p in tj.items() if k.split('_')[0] in group.split()}):.1f} %"
+              for group in ("shoulder elbow wrist", "hand", "hip", "knee", "ankle ball toe")))
+    truth0 = true_parts(case, place, verts)
+    print(f"nearest bone segment alone: {100 * np.mean(nearest_segment(verts, skel) == truth0):.1f} %, with the "
+          f"generator's limb joints {100 * np.mean(nearest_segment(verts, with_joints(skel, tj)) == truth0):.1f} %")
+    order, w, verts, _f = skin(verts, tris, skel)
+    truth, pred = true_parts(case, place, verts), heaviest_parts(w, order)
+    print("confusion (true -> heaviest bone's part, at least 0.3 % of vertices):")
+    for (t, p), n in Counter(zip(truth, pred)).most_common():
+        if t != p and n >= 0.003 * len(verts):
+            print(f"  {t:>12} -> {p:<12} {n:6d} ({100 * n / len(verts):.1f} %)")
+    wrong = pred != truth
+    joints = np.array(list(tj.values()))
+    dj = np.linalg.norm(verts[:, None] - joints[None], axis=2).min(axis=1)
+    bins = [0, 0.03, 0.06, 0.1, 0.2, 9]
+    print("wrong vertices by distance to the nearest true joint (m):",
+          ", ".join(f"<{b}: {n}" for b, n in zip(bins[1:], np.histogram(dj[wrong], bins)[0])))
+    cube = ((verts - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER
+    prim = np.asarray(primitive_names(case, cube))
+    print("wrong vertices by nearest primitive:", ", ".join(
+        f"{k} {n}" for k, n in Counter(prim[wrong]).most_common(12)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=REPO / "out" / "bench_rig")
+    parser.add_argument("--seeds", default="")
+    parser.add_argument("--measure", action="store_true", help="the benchmark's measures (numpy skinning)")
+    parser.add_argument("--true-limbs", action="store_true", help="with --measure: the generator's limb joints")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",") if s] or list(rt.BENCH_SEEDS)
+    for seed in seeds:
+        path = args.cache / f"{seed}.pkl"
+        if path.is_file():
+            if args.measure:
+                measure_row(path, args.true_limbs)
+            else:
+                diagnose(path)
+        else:
+            print(f"{seed}: not prepared")
+
+
+if __name__ == "__main__":
+    main()
