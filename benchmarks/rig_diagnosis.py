@@ -99,17 +99,21 @@ def _rotation(axis, degrees):
     return np.eye(3) + np.sin(a) * K + (1 - np.cos(a)) * K @ K
 
 
-def measure(case, exact, place, skel) -> list[dict]:
-    """``training.rig_truth.measure_in_blender`` without Blender: linear blend skinning in numpy."""
+def measure(case, exact, place, skel, poses: dict | None = None) -> list[dict]:
+    """``training.rig_truth.measure_in_blender`` without Blender: linear blend skinning in numpy. ``poses``:
+    name -> joint turns (default ``rig_truth.POSES``; a pose without an exact body gets a nan Chamfer ratio).
+    Each row also has ``behind`` (``rig_truth.left_behind``) and ``torso`` (share of the torso's vertices,
+    skirt included, that move more than 1 cm)."""
     order, heads, tails, parents = bones_of(skel)
     world, _ = placement.place_in_scene(case.vertices, case.height_m)
     order, w, v, f = skin(world.astype(np.float64), case.faces, skel)
     parts = list(true_parts(case, place, v))
     accuracy = rt.part_accuracy(w, order, parts)
-    rest_chamfer = rt.chamfer(v, place.apply(exact["rest"][0]))
+    rest_chamfer = rt.chamfer(v, place.apply(exact["rest"][0])) if "rest" in exact else float("nan")
     rows = []
-    for pose, turns in rt.POSES.items():
+    for pose, turns in (rt.POSES if poses is None else poses).items():
         moved = np.zeros_like(v)
+        rigid = v.copy()
         for turn in turns:
             axis = placement.cube_to_blender(rt.axis_in_cube(case.shape, turn.axis)[None])[0]
             b0 = order.index(rt.bone_for(turn))
@@ -121,13 +125,19 @@ def measure(case, exact, place, skel) -> list[dict]:
             target = (v - heads[b0]) @ R.T + heads[b0]
             share = w[:, sorted(chain)].sum(axis=1, keepdims=True)
             moved += share * (target - v)
+            sel = np.isin(np.asarray(parts), sorted(rt.turned_parts([turn])))
+            rigid[sel] = target[sel]
         posed = v + moved
         stretch = rt.edge_stretch(v, posed, f)
+        ratio = rt.chamfer(posed, place.apply(exact[pose][0])) / rest_chamfer if pose in exact else float("nan")
         rows.append({"pose": pose, "accuracy": accuracy,
-                     "leak": rt.leak(v, posed, parts, moved_parts(turns)),
-                     "chamfer_ratio": rt.chamfer(posed, place.apply(exact[pose][0])) / rest_chamfer,
+                     "leak": rt.leak(v, posed, parts, rt.turned_parts(turns)),
+                     "behind": rt.left_behind(rigid, posed, parts, rt.turned_parts(turns)),
+                     "torso": rt.moved_share(v, posed, parts, {"torso"}),
+                     "chamfer_ratio": ratio,
                      "over2": int((stretch > 2).sum()), "over3": int((stretch > 3).sum()),
-                     "worst": float(stretch.max())})
+                     "worst": float(stretch.max()), "rest": v, "posed": posed, "rigid": rigid, "parts": parts, "weights": w,
+                     "order": order, "faces": f})
     return rows
 
 
@@ -161,9 +171,11 @@ def measure_row(path: Path, true_limbs: bool = False) -> None:
     case = data["case"]
     if true_limbs:
         skel = with_joints(skel, true_joints(case, place))
-    for row in measure(case, data["exact"], place, skel):
+    poses = {**rt.POSES, **rt.RIG_ONLY_POSES}
+    for row in measure(case, data["exact"], place, skel, poses):
         print(f"| {case.seed} | {row['pose']} | {100 * row['accuracy']:.1f} % | {100 * row['leak']:.2f} % | "
-              f"{row['chamfer_ratio']:.2f} | {row['over2']} | {row['over3']} | {row['worst']:.1f}x |", flush=True)
+              f"{100 * row['torso']:.2f} % | {100 * row['behind']:.1f} % | {row['chamfer_ratio']:.2f} | "
+              f"{row['over2']} | {row['over3']} | {row['worst']:.1f}x |", flush=True)
 
 
 def diagnose(path: Path) -> None:
@@ -210,12 +222,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=REPO / "out" / "bench_rig")
     parser.add_argument("--seeds", default="")
+    parser.add_argument("--case", type=Path, action="append", default=[],
+                        help="a prepared case file instead (e.g. out/bench_rig_example/example_256.pkl)")
     parser.add_argument("--measure", action="store_true", help="the benchmark's measures (numpy skinning)")
     parser.add_argument("--true-limbs", action="store_true", help="with --measure: the generator's limb joints")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s] or list(rt.BENCH_SEEDS)
-    for seed in seeds:
-        path = args.cache / f"{seed}.pkl"
+    for path in args.case or [args.cache / f"{seed}.pkl" for seed in seeds]:
+        seed = path.stem
         if path.is_file():
             if args.measure:
                 measure_row(path, args.true_limbs)

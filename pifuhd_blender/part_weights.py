@@ -6,7 +6,9 @@ against the torso or a skirt over the legs takes weight from the wrong bones. He
 segment only when it lies inside that segment's capsule (the bone grown by the limb's radius, measured on the
 mesh and kept within bounds set by the body's height; narrower under a skirt) and its surface faces away from
 the bone (a torso or skirt the limb lies against faces the limb); islands of one part inside another are
-removed. Everything else is torso or head. Between two segments of a limb the joint's plane decides (it
+removed, and a piece of torso cut off from the torso's main piece is the limb's around it (a forearm
+patch outside the capsule). Shin and foot capsules are first moved in depth onto the limb's surface.
+Everything else is torso or head. Between two segments of a limb the joint's plane decides (it
 bisects an elbow or knee). A segment's vertices are its bone's alone but for a band past the plane at its
 head, where the segment fades in from its parent (smoothstep over a band that widens with the distance from
 the joint, so a 60-degree turn stretches no edge past 3x); where a limb stays joined to the torso it also
@@ -45,6 +47,11 @@ ROOT_JOIN = 1.0           # a limb touching the torso farther than this (capsule
 JOINT_BLEND = 0.02        # a limb segment fades in from its parent over this share of the height past the joint,
 FADE = 0.75               # or this share of the point's distance from the joint if more (a 60-degree turn moves
                           # a point by about that distance: a narrower band stretches its edges past 3x)
+CENTRED = ("LowerLeg", "Foot")   # limb kinds whose capsules are moved onto their surface (centred_axes)
+CENTRE_ROUNDS = 3         # rounds of moving a limb's capsule onto the limb's own surface (see centred_axes)
+CENTRE_SHIFT = 0.5        # the farthest a capsule's axis moves (share of its radius)
+CENTRE_AXES = np.array([0.0, 1.0, 0.0])   # moved in depth only (Y, along the camera's line of sight)
+CENTRE_REACH = 1.5        # the surface points that place the axis lie within this many radii of it
 ROOT_REACH = 0.15         # the widest band (share of the height): distances along the surface are followed as far
 
 
@@ -139,6 +146,40 @@ def facing(points: np.ndarray, normals: np.ndarray, heads: np.ndarray, tails: np
     r = p - (a + t[..., None] * ab)
     r = r / np.maximum(np.linalg.norm(r, axis=-1, keepdims=True), 1e-18)
     return (r * np.asarray(normals)[:, None, :]).sum(-1)
+
+
+def centred_axes(points: np.ndarray, normals: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+                 radii: np.ndarray, names: list[str], rounds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Capsule axes (heads, tails [B, 3]) of the shins and feet (:data:`CENTRED`, by ``names``) moved in
+    depth onto the limb's own surface: the photo gives no depth, so a joint lifted into the mesh can sit
+    centimetres in front of the limb's middle (a knee lifted through a skirt, an ankle through a shoe that
+    reaches forward), which leaves the calf out of the capsule, torso, when the knee bends. Each round
+    moves such a bone's axis along Y (the camera's line of sight; the keypoints fix X and Z) by the mean
+    offset of the surface points on its middle stretch that are nearest to it, within
+    :data:`CENTRE_REACH` radii and facing away from it (on a round limb that mean is the axis' offset from
+    the limb's centre line), at most :data:`CENTRE_SHIFT` of the radius in all. Arms stay: moved the same
+    way they took in more of the torso they lie against (benchmarks/rig_diagnosis.py --measure)."""
+    heads, tails = np.array(heads, dtype=np.float64), np.array(tails, dtype=np.float64)
+    shift = np.zeros_like(heads)
+    limb = np.flatnonzero((radii > 0) & np.array([bone_kind(n)[1] in CENTRED for n in names]))
+    for _ in range(CENTRE_ROUNDS if rounds is None else rounds):
+        a, b = heads + shift, tails + shift
+        d = segment_distances(points, a, b)
+        nearest = d.argmin(axis=1)
+        cos = facing(points, normals, a[limb], b[limb])
+        for k, bone in enumerate(limb):
+            ab = b[bone] - a[bone]
+            t = ((points - a[bone]) @ ab) / max(float(ab @ ab), 1e-18)
+            near = (nearest == bone) & (t > 0.25) & (t < 0.75) & (d[:, bone] < CENTRE_REACH * radii[bone]) & (cos[:, k] >= FACING)
+            if near.sum() < 16:
+                continue
+            r = points[near] - (a[bone] + t[near, None] * ab)
+            step = r.mean(axis=0) * CENTRE_AXES
+            total = shift[bone] + step
+            length = float(np.linalg.norm(total))
+            limit = CENTRE_SHIFT * radii[bone]
+            shift[bone] = total if length <= limit else total * (limit / length)
+    return heads + shift, tails + shift
 
 
 def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii: np.ndarray,
@@ -315,6 +356,63 @@ def majority_filter(part: np.ndarray, faces: np.ndarray, rounds: int = MAJORITY_
     return out
 
 
+def mesh_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The undirected edges of a triangle mesh, each once: (a [E], b [E]) vertex indices."""
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    e = np.unique(e, axis=0)
+    return e[:, 0], e[:, 1]
+
+
+def components(count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected component [count] of each vertex of the graph with edges (a, b): the smallest vertex index
+    in it (hooking and pointer jumping in numpy; no scipy in Blender)."""
+    root = np.arange(count)
+    while True:
+        lo = np.minimum(root[a], root[b])
+        new = root.copy()
+        np.minimum.at(new, root[a], lo)
+        np.minimum.at(new, root[b], lo)
+        while True:
+            jumped = new[new]
+            if np.array_equal(jumped, new):
+                break
+            new = jumped
+        if np.array_equal(new, root):
+            return root
+        root = new
+
+
+def torso_islands(part: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Labels [N] where every piece of torso (label -1) that is not joined to the torso's main piece through
+    torso vertices takes the limb label most common around it: a patch of forearm left out of the forearm's
+    capsule (a joint lifted from the photo centimetres off) would otherwise stay behind on its own, cut from
+    the forearm, when the arm is raised. Pieces with no limb around them (loose bits) stay torso."""
+    part = np.asarray(part).copy()
+    torso = part < 0
+    if not torso.any():
+        return part
+    a, b = mesh_edges(faces)
+    same = torso[a] & torso[b]
+    comp = components(len(part), a[same], b[same])
+    sizes = np.bincount(comp[torso], minlength=len(part))
+    main = int(sizes.argmax())
+    island = torso & (comp != main)
+    if not island.any():
+        return part
+    # votes: each edge from an island vertex to a limb vertex counts for that limb label in the island
+    cross = np.r_[np.flatnonzero(island[a] & ~torso[b]), np.flatnonzero(island[b] & ~torso[a])]
+    inside = np.where(island[a[cross]], a[cross], b[cross])
+    outside = np.where(island[a[cross]], b[cross], a[cross])
+    votes: dict[int, dict[int, int]] = {}
+    for c, lab in zip(comp[inside].tolist(), part[outside].tolist()):
+        votes.setdefault(c, {}).setdefault(lab, 0)
+        votes[c][lab] += 1
+    for c, counts in votes.items():
+        part[island & (comp == c)] = max(counts, key=counts.get)
+    return part
+
+
 def leg_caps(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
              names: list[str]) -> dict[str, float]:
     """Smaller leg capsules (:data:`SKIRTED_RADIUS`) for each leg segment a skirt or dress joins (see
@@ -366,11 +464,13 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     radii = limb_radii(v, heads, tails, names, height, leg_caps(v, f, heads, tails, names))
-    part = assign_parts(v, heads, tails, radii, names, vertex_normals(v, f))
-    part = majority_filter(part, f)
+    normals = vertex_normals(v, f)
+    part = assign_parts(v, *centred_axes(v, normals, heads, tails, radii, names), radii, names, normals)
+    part = torso_islands(majority_filter(part, f), f)
     source = np.arange(len(v))
     if separate_parts:
         v, f, source, part = separate(v, f, heads, tails, parents, radii, part)
+        part = torso_islands(part, f)           # pieces the cut left without torso around them
     w = part_weights(v, heads, tails, names, parents, height=height, falloff=falloff,
                      max_influences=max_influences, part=part, radii=radii, faces=f)
     return v, f, source, w

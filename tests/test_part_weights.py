@@ -180,3 +180,45 @@ def test_nothing_above_a_joint_follows_the_bone_below():
     band = (pts[:, 2] < 0.5) & (pts[:, 2] > 0.4)
     by_height = [shin[band & np.isclose(pts[:, 2], h)].mean() for h in sorted(set(pts[band, 2]))[::-1]]
     assert np.all(np.diff(by_height) >= -1e-9) and 0 < by_height[0] < by_height[-1]   # rises downwards
+
+
+def test_a_piece_of_torso_cut_off_inside_a_limb_goes_with_the_limb():
+    # a forearm (box) whose middle band lies outside its capsule (torso by the capsule rule) and a torso box
+    # joined to it at one end: the band is torso joined to the torso only through forearm vertices, so it
+    # would stay behind, cut from the forearm, when the arm is raised
+    v, f = box_grid((0, 0, 0), (3, 1, 1), 9)
+    part = np.where(v[:, 0] < 1.0, -1, 3)                     # torso below x = 1, forearm (bone 3) beyond
+    band = (v[:, 0] > 1.6) & (v[:, 0] < 2.4)
+    part[band] = -1
+    fixed = part_weights.torso_islands(part, f)
+    assert (fixed[band] == 3).all()                           # the band follows the forearm around it
+    assert (fixed[v[:, 0] < 1.0] == -1).all()                 # the torso's main piece stays torso
+    loose_v, loose_f = box_grid((5, 0, 0), (6, 1, 1), 3)      # a loose torso bit, no limb around it: stays
+    both_f = np.r_[f, loose_f + len(v)]
+    both = part_weights.torso_islands(np.r_[part, np.full(len(loose_v), -1)], both_f)
+    assert (both[len(v):] == -1).all() and (both[:len(v)][band] == 3).all()
+
+
+def test_components_of_a_long_chain_and_pieces():
+    order = np.random.default_rng(1).permutation(2000)        # a chain of 2000 vertices in shuffled order
+    comp = part_weights.components(2003, order[:-1], order[1:])
+    assert len(np.unique(comp[:2000])) == 1 and comp[2000] == 2000 and comp[2002] == 2002
+    assert comp[order[0]] == 0                                # named by its smallest vertex
+
+
+def test_a_shin_capsule_lifted_in_front_of_the_calf_is_moved_onto_it():
+    # a shin: a 6 cm cylinder along Z, its bone placed 3.5 cm in front of it (-Y), as a knee lifted through a
+    # skirt puts it: the calf's back lies 9.5 cm from the bone, outside a capsule of 8 cm
+    angle, z = np.meshgrid(np.linspace(0, 2 * np.pi, 48, endpoint=False), np.linspace(0.1, 0.5, 30))
+    pts = np.c_[0.06 * np.cos(angle.ravel()), 0.06 * np.sin(angle.ravel()), z.ravel()]
+    normals = np.c_[np.cos(angle.ravel()), np.sin(angle.ravel()), np.zeros(angle.size)]
+    names = ["Hips", "LeftUpperLeg", "LeftLowerLeg"]
+    heads = np.array([[0.0, 0.0, 0.9], [0.0, -0.035, 0.9], [0.0, -0.035, 0.5]])
+    tails = np.array([[0.0, 0.0, 1.2], [0.0, -0.035, 0.5], [0.0, -0.035, 0.1]])
+    radii = np.array([0.0, 0.1, 0.08])
+    calf = pts[:, 1] > 0.05
+    assert (part_weights.assign_parts(pts, heads, tails, radii, names, normals)[calf] == -1).any()
+    h, t = part_weights.centred_axes(pts, normals, heads, tails, radii, names)
+    assert abs(h[2, 1]) < 0.012 and abs(t[2, 1]) < 0.012       # onto the shin's centre line, in depth
+    assert np.allclose(h[2, [0, 2]], heads[2, [0, 2]]) and np.allclose(h[:2], heads[:2])   # X, Z and thighs kept
+    assert (part_weights.assign_parts(pts, h, t, radii, names, normals)[calf] == 2).all()
