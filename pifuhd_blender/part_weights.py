@@ -52,6 +52,8 @@ CENTRE_ROUNDS = 3         # rounds of moving a limb's capsule onto the limb's ow
 CENTRE_SHIFT = 0.5        # the farthest a capsule's axis moves (share of its radius)
 CENTRE_AXES = np.array([0.0, 1.0, 0.0])   # moved in depth only (Y, along the camera's line of sight)
 CENTRE_REACH = 1.5        # the surface points that place the axis lie within this many radii of it
+
+GATED = ("Head",)         # torso/head bone kinds that move nothing below their parent's joint (part_weights)
 ROOT_REACH = 0.15         # the widest band (share of the height): distances along the surface are followed as far
 
 
@@ -285,7 +287,9 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     the joint if more, where it fades in from the parent (smoothstep): nothing on the parent's side of a
     joint follows the child. A limb also fades in as a whole from the torso along the surface (``faces``)
     where it stays joined to it (an armpit), so no edge runs from a still torso point to a fully moving limb
-    point. Torso and head points blend their own bones by distance within ``falloff`` metres.
+    point. Torso and head points blend their own bones by distance within ``falloff`` metres; the head's bone
+    (:data:`GATED`) moves nothing below its parent's joint (the neck's, at the shoulders) and fades in along
+    the neck up to its own joint.
     """
     points = np.asarray(points, dtype=np.float64)
     heads, tails = np.asarray(heads, dtype=np.float64), np.asarray(tails, dtype=np.float64)
@@ -300,6 +304,14 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         d = segment_distances(points[torso], heads[~limb], tails[~limb])
         w[np.ix_(torso, ~limb)] = np.exp(-(d - d.min(axis=1, keepdims=True)) / max(falloff, 1e-9))
     width = max(blend * height, 1e-9)
+    for b in [b for b, n in enumerate(names) if bone_kind(n)[1] in GATED and parents[b] is not None]:
+        # the head turns nothing below the neck's joint (the base of the neck, the shoulders) and fades in
+        # along the neck, up to its own joint
+        base = heads[parents[b]]
+        axis = heads[b] - base
+        span = max(float(np.linalg.norm(axis)), width)
+        x = np.clip((points[torso] - base) @ (axis / max(float(np.linalg.norm(axis)), 1e-12)) / span, 0.0, 1.0)
+        w[torso, b] *= x * x * (3.0 - 2.0 * x)
     from_torso = (surface_distance(points, faces, torso, ROOT_REACH * height) if faces is not None and torso.any()
                   else np.full(len(points), np.inf))
     def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:

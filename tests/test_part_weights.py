@@ -222,3 +222,16 @@ def test_a_shin_capsule_lifted_in_front_of_the_calf_is_moved_onto_it():
     assert abs(h[2, 1]) < 0.012 and abs(t[2, 1]) < 0.012       # onto the shin's centre line, in depth
     assert np.allclose(h[2, [0, 2]], heads[2, [0, 2]]) and np.allclose(h[:2], heads[:2])   # X, Z and thighs kept
     assert (part_weights.assign_parts(pts, h, t, radii, names, normals)[calf] == 2).all()
+
+
+def test_turning_the_head_leaves_the_shoulders_and_the_base_of_the_neck():
+    names, parents = ["Hips", "Spine", "Neck", "Head"], [None, 0, 1, 2]
+    heads = np.array([[0, 0, 0.9], [0, 0, 1.1], [0, 0, 1.45], [0, 0, 1.55]])
+    tails = np.array([[0, 0, 1.1], [0, 0, 1.45], [0, 0, 1.55], [0, 0, 1.75]])
+    z = np.linspace(1.3, 1.75, 46)
+    pts = np.c_[np.full_like(z, 0.06), np.zeros_like(z), z]             # up the side of the neck and head
+    w = part_weights.part_weights(pts, heads, tails, names, parents, height=1.75, falloff=0.05)
+    head = w[:, 3]
+    assert head[z <= 1.45].max() == 0.0                                  # shoulders, base of the neck: still
+    assert (np.diff(head[(z > 1.45) & (z < 1.6)]) >= -1e-9).all()        # fading in along the neck
+    assert head[z >= 1.6].min() > 0.5                                    # the head itself turns
