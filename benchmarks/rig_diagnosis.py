@@ -7,7 +7,9 @@ the generator's limb joints (all, or one group at a time) and by the nearest bon
 confusion table (true part -> heaviest bone's part) and where the errors lie (distance to the nearest true
 joint; the generator's primitive nearest each wrong vertex). ``--measure`` prints ``bench_rig.py``'s
 measures instead, with linear blend skinning in numpy (they agree with Blender's to about 0.1), in seconds;
-``--true-limbs`` with the generator's limb joints.
+``--true-limbs`` with the generator's limb joints; ``--case FILE`` measures another prepared case (the bundled
+example: ``out/bench_rig_example/example_256.pkl`` from ``bench_rig_example.py --prepare``), with the head turn
+and, per pose, the torso's share moved and the turned parts left behind.
 
 Run: ``python benchmarks/rig_diagnosis.py [--measure [--true-limbs]] [--seeds 900103,...]`` after
 ``bench_rig.py --prepare``.
@@ -136,8 +138,8 @@ def measure(case, exact, place, skel, poses: dict | None = None) -> list[dict]:
                      "torso": rt.moved_share(v, posed, parts, {"torso"}),
                      "chamfer_ratio": ratio,
                      "over2": int((stretch > 2).sum()), "over3": int((stretch > 3).sum()),
-                     "worst": float(stretch.max()), "rest": v, "posed": posed, "rigid": rigid, "parts": parts, "weights": w,
-                     "order": order, "faces": f})
+                     "worst": float(stretch.max()), "rest": v, "posed": posed, "rigid": rigid, "parts": parts,
+                     "weights": w, "order": order, "faces": f})
     return rows
 
 

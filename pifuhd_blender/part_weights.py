@@ -52,7 +52,6 @@ CENTRE_ROUNDS = 3         # rounds of moving a limb's capsule onto the limb's ow
 CENTRE_SHIFT = 0.5        # the farthest a capsule's axis moves (share of its radius)
 CENTRE_AXES = np.array([0.0, 1.0, 0.0])   # moved in depth only (Y, along the camera's line of sight)
 CENTRE_REACH = 1.5        # the surface points that place the axis lie within this many radii of it
-
 GATED = ("Head",)         # torso/head bone kinds that move nothing below their parent's joint (part_weights)
 ROOT_REACH = 0.15         # the widest band (share of the height): distances along the surface are followed as far
 
@@ -172,7 +171,8 @@ def centred_axes(points: np.ndarray, normals: np.ndarray, heads: np.ndarray, tai
         for k, bone in enumerate(limb):
             ab = b[bone] - a[bone]
             t = ((points - a[bone]) @ ab) / max(float(ab @ ab), 1e-18)
-            near = (nearest == bone) & (t > 0.25) & (t < 0.75) & (d[:, bone] < CENTRE_REACH * radii[bone]) & (cos[:, k] >= FACING)
+            near = ((nearest == bone) & (t > 0.25) & (t < 0.75) & (d[:, bone] < CENTRE_REACH * radii[bone])
+                    & (cos[:, k] >= FACING))
             if near.sum() < 16:
                 continue
             r = points[near] - (a[bone] + t[near, None] * ab)
