@@ -7,7 +7,8 @@ segment only when it lies inside that segment's capsule (the bone grown by the l
 mesh and kept within bounds set by the body's height; narrower under a skirt) and its surface faces away from
 the bone (a torso or skirt the limb lies against faces the limb); islands of one part inside another are
 removed, and a piece of torso cut off from the torso's main piece is the limb's around it (a forearm
-patch outside the capsule). Shin and foot capsules are first moved in depth onto the limb's surface.
+patch outside the capsule). Shin and foot capsules are first moved in depth onto the limb's surface; arm
+capsules are wider on the arm's side away from the spine.
 Everything else is torso or head. Between two segments of a limb the joint's plane decides (it
 bisects an elbow or knee). A segment's vertices are its bone's alone but for a band past the plane at its
 head, where the segment fades in from its parent (smoothstep over a band that widens with the distance from
@@ -53,6 +54,10 @@ CENTRE_SHIFT = 0.5        # the farthest a capsule's axis moves (share of its ra
 CENTRE_AXES = np.array([0.0, 1.0, 0.0])   # moved in depth only (Y, along the camera's line of sight)
 CENTRE_REACH = 1.5        # the surface points that place the axis lie within this many radii of it
 GATED = ("Head",)         # torso/head bone kinds that move nothing below their parent's joint (part_weights)
+OUTER_KINDS = ("UpperArm", "LowerArm")   # limb kinds with a wider capsule on their outer side (outer_growth)
+OUTER_GROWTH = 1.3        # how much wider there
+OUTER_FROM, OUTER_TO = 0.3, 0.75   # along which stretch of the bone (0 its head, 1 its tail)
+SPINE_KINDS = ("Hips", "Spine", "Chest", "UpperChest")   # the bones whose line "away from the spine" is from
 ROOT_REACH = 0.15         # the widest band (share of the height): distances along the surface are followed as far
 
 
@@ -184,6 +189,40 @@ def centred_axes(points: np.ndarray, normals: np.ndarray, heads: np.ndarray, tai
     return heads + shift, tails + shift
 
 
+def outer_growth(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per point and bone [N, B]: how much wider the capsule is there: :data:`OUTER_GROWTH` for an upper arm
+    or forearm bone (:data:`OUTER_KINDS`) on its side away from the spine (the point's offset across the bone
+    points away from the spine's bones, horizontally; Z up) along the bone's middle (:data:`OUTER_FROM` to
+    :data:`OUTER_TO`: not the shoulder, not the wrist on a hip), else 1. An arm lying against the torso or
+    resting on a hip is lifted from the photo centimetres off in depth, which leaves its outer side just out
+    of the capsule, while the torso round it lies on the arm's inner side (benchmarks/rig_diagnosis.py)."""
+    growth = np.ones((len(points), len(names)))
+    spine = [b for b, n in enumerate(names) if bone_kind(n)[1] in SPINE_KINDS]
+    arms = [b for b, n in enumerate(names) if bone_kind(n)[1] in OUTER_KINDS]
+    if not spine or not arms:
+        return growth
+    p = np.asarray(points, dtype=np.float64)
+    for b in arms:
+        ab = tails[b] - heads[b]
+        along = ((p - heads[b]) @ ab) / max(float(ab @ ab), 1e-18)
+        t = np.clip(along, 0.0, 1.0)
+        foot = heads[b] + t[:, None] * ab
+        # the nearest point of the spine's bones to each foot point
+        best, near = np.full(len(p), np.inf), np.zeros_like(p)
+        for s in spine:
+            sa, sb = heads[s], tails[s] - heads[s]
+            u = np.clip(((foot - sa) @ sb) / max(float(sb @ sb), 1e-18), 0.0, 1.0)
+            q = sa + u[:, None] * sb
+            dist = np.linalg.norm(foot - q, axis=1)
+            closer = dist < best
+            best[closer], near[closer] = dist[closer], q[closer]
+        out = foot - near
+        out[:, 2] = 0.0
+        outer = (((p - foot) * out).sum(axis=1) > 0) & (along > OUTER_FROM) & (along < OUTER_TO)
+        growth[:, b] = np.where(outer, OUTER_GROWTH, 1.0)
+    return growth
+
+
 def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii: np.ndarray,
                  names: list[str] | None = None, normals: np.ndarray | None = None) -> np.ndarray:
     """Per point: the limb bone whose capsule holds it (the one it is deepest in, relative to the radius), or
@@ -194,6 +233,8 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
     limb = radii > 0
     score = np.full(d.shape, np.inf)
     score[:, limb] = d[:, limb] / radii[limb]
+    if names is not None:               # arms: a wider capsule on their side away from the spine
+        score /= outer_growth(points, heads, tails, names)
     tested = limb.copy()
     if names is not None:               # feet: shoes are blocks, their soles and heels face any way
         tested &= np.array([bone_kind(n)[1] not in ("Foot", "Toes") for n in names])

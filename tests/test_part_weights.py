@@ -235,3 +235,23 @@ def test_turning_the_head_leaves_the_shoulders_and_the_base_of_the_neck():
     assert head[z <= 1.45].max() == 0.0                                  # shoulders, base of the neck: still
     assert (np.diff(head[(z > 1.45) & (z < 1.6)]) >= -1e-9).all()        # fading in along the neck
     assert head[z >= 1.6].min() > 0.5                                    # the head itself turns
+
+
+def test_an_arm_capsule_is_wider_on_the_side_away_from_the_spine():
+    # an upper arm hanging 0.2 m from the spine, its bone 2 cm off towards the spine: points on the arm's outer
+    # side 1.15 capsule radii from the bone belong to the arm; points as far on its inner side (the torso it
+    # lies against) do not; nor do outer points next to the shoulder
+    names, parents = ["Hips", "Spine", "LeftUpperArm"], [None, 0, 1]
+    heads = np.array([[0, 0, 0.9], [0, 0, 1.1], [0.2, 0, 1.45]])
+    tails = np.array([[0, 0, 1.1], [0, 0, 1.45], [0.2, 0, 1.15]])
+    radii = np.array([0.0, 0.0, 0.06])
+    z = np.array([1.3, 1.35, 1.25])
+    outer = np.c_[np.full(3, 0.2 + 1.15 * 0.06), np.zeros(3), z]
+    inner = np.c_[np.full(3, 0.2 - 1.15 * 0.06), np.zeros(3), z]
+    shoulder = np.array([[0.2 + 1.15 * 0.06, 0.0, 1.44]])
+    pts = np.r_[outer, inner, shoulder]
+    growth = part_weights.outer_growth(pts, heads, tails, names)
+    assert (growth[:3, 2] == part_weights.OUTER_GROWTH).all() and (growth[3:, 2] == 1.0).all()
+    assert (growth[:, :2] == 1.0).all()
+    part = part_weights.assign_parts(pts, heads, tails, radii, names)
+    assert (part[:3] == 2).all() and (part[3:] == -1).all()
