@@ -154,10 +154,19 @@ class _Lattice:
         """Bool [N] for cells [N]: corners straddle ``level`` or come within ``band`` (NaN corner: never)."""
         out = np.empty(len(cells), dtype=bool)
         for start in range(0, len(cells), _INTEREST_CHUNK):
-            corner = self.flat[self.corners[:, None] + cells[None, start:start + _INTEREST_CHUNK]]  # [8, n]
-            with np.errstate(invalid="ignore"):   # reduce over the short axis first: 7 vector passes each
-                out[start:start + _INTEREST_CHUNK] = ((corner.min(0) <= level + band)
-                                                      & (corner.max(0) >= level - band))
+            part = cells[start:start + _INTEREST_CHUNK]
+            at = np.empty_like(part)
+            lo, hi, value = (np.empty(len(part), np.float32) for _ in range(3))
+            for k, offset in enumerate(self.corners):   # one corner at a time: running min and max
+                np.add(part, offset, out=at)
+                np.take(self.flat, at, out=lo if k == 0 else value)
+                if k == 0:
+                    hi[...] = lo
+                else:
+                    np.minimum(lo, value, out=lo)   # NaN propagates: a guard corner fails both tests below
+                    np.maximum(hi, value, out=hi)
+            with np.errstate(invalid="ignore"):
+                out[start:start + _INTEREST_CHUNK] = (lo <= level + band) & (hi >= level - band)
         return out
 
     def unknown_corners(self, cells: np.ndarray) -> np.ndarray:
@@ -178,12 +187,6 @@ class _Lattice:
         """Flat points of lattice coordinates [N, 3] inside the box."""
         return np.ravel_multi_index(tuple((coords - (self.lo - 1)).T), self.dims)
 
-    def grid_index(self, points: np.ndarray) -> np.ndarray:
-        """Grid indices [N, 3] (int64) of flat lattice points."""
-        coords = self.coords(points)
-        coords *= self.step
-        return coords
-
     def block(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Values [hi - lo + 1] of the lattice points ``lo..hi`` (inclusive): a view when the box holds them,
         else a new array (sides from the parent, this box's values where it has them)."""
@@ -198,13 +201,13 @@ class _Lattice:
                 self.block(clo, chi)
         return out[tuple(slice(a, b + 1) for a, b in zip(lo - alo, hi - alo))]
 
-    def room_for(self, points: np.ndarray) -> "_Lattice | None":
-        """None when every one of ``points`` lies ``_ROOM`` or more points inside each face of the box that is
-        not the grid's border; else a larger lattice (same values) whose box leaves them that room."""
-        if not len(points):
+    def room_for(self, coords: np.ndarray) -> "_Lattice | None":
+        """None when all of ``coords`` (lattice coordinates [N, 3] of points to evaluate) lie ``_ROOM`` or more
+        points inside each face of the box that is not the grid's border; else a larger lattice (same values)
+        whose box leaves them that room."""
+        if not len(coords):
             return None
-        c = self.coords(points)
-        cmin, cmax = c.min(0), c.max(0)
+        cmin, cmax = coords.min(0), coords.max(0)
         low = (self.lo > 0) & (cmin < self.lo + _ROOM)
         high = (self.hi < self.m - 1) & (cmax > self.hi - _ROOM)
         if not (low.any() or high.any()):
@@ -295,9 +298,10 @@ def sample_coarse_to_fine(field: FieldFn, res: int, *, level: float = 0.5, band:
     weights = np.array([1.0 / (t * t) for t in steps])
     bounds = np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
 
-    def evaluate(lat: _Lattice, points: np.ndarray, sub: Reporter) -> None:
-        vals = _evaluate(field, lat.grid_index(points), chunk, sub)
-        lat.flat[points] = vals
+    def evaluate(lat: _Lattice, points: np.ndarray, sub: Reporter, coords: np.ndarray | None = None) -> None:
+        coords = lat.coords(points) if coords is None else coords
+        coords *= lat.step
+        lat.flat[points] = _evaluate(field, coords, chunk, sub)
 
     lat = _Lattice(n // s0 + 1, s0, np.zeros(3, np.int64), np.full(3, n // s0), None, level)
     first = np.flatnonzero(np.isinf(lat.flat))
@@ -308,39 +312,45 @@ def sample_coarse_to_fine(field: FieldFn, res: int, *, level: float = 0.5, band:
         level_band = 0.0 if last else band
         level_report = report.slice(bounds[li], bounds[li + 1])
         # Surface tracking: evaluate the corners of interesting cells (and their neighbours) until none is missing.
-        touched = [new]
+        touched, flags = [], []   # cells tested, and their interest, round by round
         rounds = 0
         while True:
-            hit = new[lat.interesting(new, level, level_band)]
+            interest = lat.interesting(new, level, level_band)
+            touched.append(new)
+            flags.append(interest)
+            hit = new[interest]
             grown = hit if last else lat.spread(hit, lat.neighbours)
             points = lat.unknown_corners(grown)
             rounds += 1
             if not len(points):
                 break
-            larger = lat.room_for(points)
+            coords = lat.coords(points)
+            larger = lat.room_for(coords)
             if larger is not None:   # the surface leads out of the box: grow it (indices move)
-                points, touched = larger.moved(points, lat), [larger.moved(t, lat) for t in touched]
+                points, touched = larger.flat_index(coords), [larger.moved(t, lat) for t in touched]
                 lat = larger
             evaluate(lat, points,
-                     level_report.slice(0.5 * (1 - 0.5 ** (rounds - 1)), 0.5 * (1 - 0.5 ** rounds) + 0.5))
+                     level_report.slice(0.5 * (1 - 0.5 ** (rounds - 1)), 0.5 * (1 - 0.5 ** rounds) + 0.5), coords)
             new = lat.spread(points, -lat.corners)
-            touched.append(new)
         level_report.update(1.0)
         if last:
             break
         # Split interesting cells (dilated by one, but for the last split) into step s/2; every other s/2
-        # point keeps its cell's side. The finer lattice is stored over the box of the split cells only.
-        cells = touched[0] if len(touched) == 1 else lat.spread(np.concatenate(touched), np.zeros(1, np.int64))
-        del touched, new
-        split = cells[lat.interesting(cells, level, level_band)]
+        # point keeps its cell's side. A cell's last test saw its final corners (a cell is tested again
+        # whenever one of its corners is evaluated): mark each round's results in turn, the last one stays.
+        for cells, interest in zip(touched, flags):
+            lat.mark[cells] = interest
+        split = np.flatnonzero(lat.mark)
+        lat.mark[split] = False
+        del touched, flags, new
         if s > 2:   # step 1's tracking follows the surface out of the last split cells by itself
             split = lat.spread(split, lat.neighbours)
         fine = lat.finer(split)
         points = lat.children(split, fine)
         points = points[np.isinf(fine.flat[points])]
-        del split, cells
+        del split
         lat.mark = None   # done with this lattice but for reading its sides
-        lat = fine
+        lat = fine   # its box leaves the split cells' points room (see finer)
         evaluate(lat, points, report.slice(bounds[li + 1], 0.5 * (bounds[li + 1] + bounds[li + 2])))
         new = lat.spread(points, -lat.corners)
     return lat.compact(res)
