@@ -114,8 +114,8 @@ def test_stored_box_grows_where_the_surface_leads(monkeypatch):
     grew = []
     room_for = sampling._Lattice.room_for
 
-    def spy(self, coords):
-        larger = room_for(self, coords)
+    def spy(self, points):
+        larger = room_for(self, points)
         grew.append(larger is not None)
         return larger
 

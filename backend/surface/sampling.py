@@ -44,6 +44,7 @@ DEFAULT_CHUNK = 65536
 DEFAULT_BAND = 0.35
 _INTEREST_CHUNK = 1 << 20   # cells per vectorised interest test (bounds its [N, 8] temporary)
 _ROOM = 2   # lattice points kept between an evaluated point and a box face inside the grid (see _Lattice)
+_MARGIN = 4   # lattice points a finer box spans beyond its split cells (tracking leaves them a little)
 
 
 class EvaluationCounter:
@@ -58,20 +59,21 @@ class EvaluationCounter:
         return self.field(index)
 
 
-def _evaluate(field: FieldFn, index: np.ndarray, chunk: int, report: Reporter) -> np.ndarray:
-    """Evaluate ``field`` at ``index`` [N, 3] in chunks of at most ``chunk`` points, reporting progress.
+def _evaluate(field: FieldFn, count: int, index_of: Callable[[np.ndarray], np.ndarray],
+              store: Callable[[np.ndarray, np.ndarray], None], chunk: int, report: Reporter) -> None:
+    """Evaluate ``field`` at ``count`` points in chunks of at most ``chunk`` points, reporting progress:
+    ``index_of(sel)`` gives the grid indices [n, 3] of the points numbered ``sel`` [n], and
+    ``store(sel, values)`` takes their values [n] float32.
 
     Points are shuffled (fixed seed) before chunking, so that each batch is a fair sample of the whole
     set rather than one spatial slab: fields with batch statistics then see similar batches.
     """
-    order = np.random.default_rng(len(index)).permutation(len(index))
-    out = np.empty(len(index), dtype=np.float32)
+    order = np.random.default_rng(count).permutation(count)
     report.update(0.0)
-    for start in range(0, len(index), chunk):
+    for start in range(0, count, chunk):
         sel = order[start:start + chunk]
-        out[sel] = np.asarray(field(index[sel]), dtype=np.float32).reshape(-1)
-        report.update(min(start + chunk, len(index)) / max(len(index), 1))
-    return out
+        store(sel, np.asarray(field(index_of(sel)), dtype=np.float32).reshape(-1))
+        report.update(min(start + chunk, count) / max(count, 1))
 
 
 def sample_dense(field: FieldFn, res: int, *, chunk: int = DEFAULT_CHUNK,
@@ -201,13 +203,17 @@ class _Lattice:
                 self.block(clo, chi)
         return out[tuple(slice(a, b + 1) for a, b in zip(lo - alo, hi - alo))]
 
-    def room_for(self, coords: np.ndarray) -> "_Lattice | None":
-        """None when all of ``coords`` (lattice coordinates [N, 3] of points to evaluate) lie ``_ROOM`` or more
-        points inside each face of the box that is not the grid's border; else a larger lattice (same values)
-        whose box leaves them that room."""
-        if not len(coords):
+    def room_for(self, points: np.ndarray) -> "_Lattice | None":
+        """None when all of ``points`` (sorted flat points to evaluate) lie ``_ROOM`` or more points inside each
+        face of the box that is not the grid's border; else a larger lattice (same values) whose box leaves
+        them that room."""
+        if not len(points):
             return None
-        cmin, cmax = coords.min(0), coords.max(0)
+        plane, row = self.dims[1] * self.dims[2], self.dims[2]
+        y, z = points // row, points % row
+        y %= self.dims[1]
+        cmin = np.array([points[0] // plane, y.min(), z.min()]) + self.lo - 1   # sorted: first and last plane
+        cmax = np.array([points[-1] // plane, y.max(), z.max()]) + self.lo - 1
         low = (self.lo > 0) & (cmin < self.lo + _ROOM)
         high = (self.hi < self.m - 1) & (cmax > self.hi - _ROOM)
         if not (low.any() or high.any()):
@@ -225,13 +231,13 @@ class _Lattice:
 
     def finer(self, cells: np.ndarray) -> "_Lattice":
         """The step/2 lattice (2m - 1 points per axis) over a box that holds the step/2 points of ``cells``
-        with room (``_ROOM * 4`` points) to spare: every point of this lattice keeps its value; every new
+        with ``_MARGIN`` points to spare: every point of this lattice keeps its value; every new
         point takes the side of ``level`` (+inf / -inf) of this lattice's point just below it, which is a
         corner of every cell containing it (so: the side of an uninteresting cell it lies in)."""
         f = 2 * self.m - 1
         if len(cells):
             c = self.coords(cells)
-            lo, hi = 2 * c.min(0) - _ROOM * 4, 2 * c.max(0) + 2 + _ROOM * 4
+            lo, hi = 2 * c.min(0) - _MARGIN, 2 * c.max(0) + 2 + _MARGIN
         else:
             lo = hi = np.zeros(3, np.int64)
         lo, hi = np.clip(lo, 0, f - 1), np.clip(hi, 0, f - 1)
@@ -298,10 +304,17 @@ def sample_coarse_to_fine(field: FieldFn, res: int, *, level: float = 0.5, band:
     weights = np.array([1.0 / (t * t) for t in steps])
     bounds = np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
 
-    def evaluate(lat: _Lattice, points: np.ndarray, sub: Reporter, coords: np.ndarray | None = None) -> None:
-        coords = lat.coords(points) if coords is None else coords
-        coords *= lat.step
-        lat.flat[points] = _evaluate(field, coords, chunk, sub)
+    def evaluate(lat: _Lattice, points: np.ndarray, sub: Reporter) -> None:
+        """The field at flat ``points`` of ``lat``, written into it (grid indices made a chunk at a time)."""
+        def index_of(sel: np.ndarray) -> np.ndarray:
+            index = lat.coords(points[sel])
+            index *= lat.step
+            return index
+
+        def store(sel: np.ndarray, values: np.ndarray) -> None:
+            lat.flat[points[sel]] = values
+
+        _evaluate(field, len(points), index_of, store, chunk, sub)
 
     lat = _Lattice(n // s0 + 1, s0, np.zeros(3, np.int64), np.full(3, n // s0), None, level)
     first = np.flatnonzero(np.isinf(lat.flat))
@@ -324,13 +337,12 @@ def sample_coarse_to_fine(field: FieldFn, res: int, *, level: float = 0.5, band:
             rounds += 1
             if not len(points):
                 break
-            coords = lat.coords(points)
-            larger = lat.room_for(coords)
+            larger = lat.room_for(points)
             if larger is not None:   # the surface leads out of the box: grow it (indices move)
-                points, touched = larger.flat_index(coords), [larger.moved(t, lat) for t in touched]
+                points, touched = larger.moved(points, lat), [larger.moved(t, lat) for t in touched]
                 lat = larger
             evaluate(lat, points,
-                     level_report.slice(0.5 * (1 - 0.5 ** (rounds - 1)), 0.5 * (1 - 0.5 ** rounds) + 0.5), coords)
+                     level_report.slice(0.5 * (1 - 0.5 ** (rounds - 1)), 0.5 * (1 - 0.5 ** rounds) + 0.5))
             new = lat.spread(points, -lat.corners)
         level_report.update(1.0)
         if last:
