@@ -243,22 +243,18 @@ class _Lattice:
         lo, hi = np.clip(lo, 0, f - 1), np.clip(hi, 0, f - 1)
         return _Lattice(f, self.step // 2, lo - lo % 2, hi + hi % 2, self, self.level)
 
-    def compact(self, res: int) -> CroppedVolume:
-        """The box's points with grid indices below ``res`` as a :class:`CroppedVolume` whose block is a
-        C-contiguous array in this lattice's own memory (plane by plane: a plane's new place ends before its
-        old one starts); the rest from the parent. Step 1 only. The lattice is spent."""
+    def volume(self, res: int) -> CroppedVolume:
+        """The grid points below ``res`` of this (step 1) lattice as a :class:`CroppedVolume`: its block is a
+        view of the box (marching cubes copies the part it needs), the rest comes from the parent."""
         a, b, c = (int(x) for x in np.clip(res - self.lo, 0, self.hi - self.lo + 1))
-        block = self.flat[:a * b * c].reshape(a, b, c)
-        for i in range(a):
-            block[i] = self.values[i + 1, 1:b + 1, 1:c + 1]
-        parent = self.parent
+        block = self.values[1:a + 1, 1:b + 1, 1:c + 1]
+        self.mark = None
 
         def outside() -> np.ndarray:
-            if parent is None:   # the lattice covered the grid: the block is the volume
+            if self.parent is None:   # the lattice covered the grid: the block is the volume
                 return np.empty((res,) * 3, np.float32)
             return np.ascontiguousarray(self.block(np.zeros(3, np.int64), np.full(3, res - 1, np.int64)))
 
-        self.lo, self.hi = self.lo, self.lo - 1   # the values are spent: block() asks the parent for all
         return CroppedVolume(block, tuple(self.lo), res, outside)
 
     def children(self, cells: np.ndarray, fine: "_Lattice") -> np.ndarray:
@@ -365,4 +361,4 @@ def sample_coarse_to_fine(field: FieldFn, res: int, *, level: float = 0.5, band:
         lat = fine   # its box leaves the split cells' points room (see finer)
         evaluate(lat, points, report.slice(bounds[li + 1], 0.5 * (bounds[li + 1] + bounds[li + 2])))
         new = lat.spread(points, -lat.corners)
-    return lat.compact(res)
+    return lat.volume(res)

@@ -14,7 +14,7 @@ import numpy as np
 class CroppedVolume:
     """A [res]^3 float32 volume (indexed i, j, k as in ``grid.py``) of which only a box is stored.
 
-    ``block`` [a, b, c] holds the grid indices ``origin + (0..a-1, 0..b-1, 0..c-1)``. Every cell of the
+    ``block`` [a, b, c] (possibly a strided view) holds the grid indices ``origin + (0..a-1, 0..b-1, 0..c-1)``. Every cell of the
     volume whose corners lie on both sides of the sampling level lies inside the block: outside it the volume
     holds no surface. ``np.asarray(volume)`` builds the whole volume (``outside()`` gives the values outside
     the block; the block is pasted over it): for tests and comparisons, not needed by :func:`marching_cubes`.
