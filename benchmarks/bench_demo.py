@@ -53,6 +53,7 @@ def extraction(model: backend.Model, inputs, resolutions: list[int], dense_upto:
             field = EvaluationCounter(NetworkField(model, maps, inputs.calib, res))
             dense, t_dense = timed(sample_dense, field, res, chunk=DENSE_CHUNK)
             assert field.count == res ** 3
+            sparse = np.asarray(sparse)   # the whole volume (coarse-to-fine stores a box of it)
             differ = (sparse > LEVEL) != (dense > LEVEL)
             dense_time = f"{t_dense:9.1f} s"
             if differ.any():   # last-bit float differences between batch sizes sit right at the level

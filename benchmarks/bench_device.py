@@ -161,16 +161,18 @@ def warm_up(model: Model, inputs, chunk: int) -> None:
 
 def print_table(runs: list[Run], gpu: bool) -> None:
     mem = "peak GPU MiB" if gpu else "peak RSS MiB*"
-    head = (f"{'model':<9}{'prec':<6}{'res':>5}{'image':>8}{'field':>8}{'(query)':>9}{'mcubes':>8}{'colour':>8}"
+    head = (f"{'model':<9}{'prec':<6}{'res':>5}{'image':>8}{'field':>8}{'(query)':>9}{'(other)':>8}{'mcubes':>8}{'colour':>8}"
             f"{'total':>8}{'evals':>11}{'verts':>9}{mem:>15}")
     print(head)
     for r in runs:
         s = r.seconds
         peak = r.peak_gpu_mib if gpu else r.peak_rss_mib
+        other = 1 - r.query_seconds / s["field"] if s["field"] > 0 else 0.0
         print(f"{r.model:<9}{r.precision:<6}{r.resolution:>5}{s['image_pass']:>8.2f}{s['field']:>8.2f}"
-              f"{r.query_seconds:>9.2f}{s['marching_cubes']:>8.2f}{s['colors']:>8.2f}{s['end_to_end']:>8.2f}"
+              f"{r.query_seconds:>9.2f}{other:>8.0%}{s['marching_cubes']:>8.2f}{s['colors']:>8.2f}{s['end_to_end']:>8.2f}"
               f"{r.evaluations:>11,}{r.vertices:>9,}{peak:>15,.0f}")
-    print("times in seconds; total = image + field + mcubes + colour (photo preparation excluded)")
+    print("times in seconds; total = image + field + mcubes + colour (photo preparation excluded); (other): the\n"
+          "field's share spent outside the network queries (the sampler's bookkeeping)")
     if not gpu:
         print("* process peak so far (includes every earlier row)")
     if any(r.notes for r in runs):

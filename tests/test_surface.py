@@ -61,12 +61,73 @@ def test_coarse_to_fine_keeps_evaluated_values_and_every_side():
     """Evaluated points hold the field's value; the others +/-inf on the dense volume's side of the level."""
     res = 64
     field = grid_field(res)
-    sparse, dense = sample_coarse_to_fine(field, res), sample_dense(field, res)
+    sparse, dense = np.asarray(sample_coarse_to_fine(field, res)), sample_dense(field, res)
     evaluated = np.isfinite(sparse)
     assert 0 < evaluated.sum() < res ** 3 / 4
     np.testing.assert_array_equal(sparse[evaluated], dense[evaluated])
     assert set(np.unique(sparse[~evaluated])) == {-np.inf, np.inf}
     np.testing.assert_array_equal(sparse > 0.5, dense > 0.5)
+
+
+def blob_field(spheres, rods=(), width: float = 0.1):
+    """Occupancy over grid indices: balls (centre, radius) and rods (start, end, radius), in grid units,
+    with a sigmoid of the given width across the surface."""
+    def field(index):
+        p = np.asarray(index, np.float64)
+        dist = np.full(len(p), np.inf)
+        for centre, radius in spheres:
+            dist = np.minimum(dist, np.linalg.norm(p - centre, axis=1) - radius)
+        for a, b, radius in rods:
+            a, b = np.asarray(a, float), np.asarray(b, float)
+            t = np.clip((p - a) @ (b - a) / ((b - a) @ (b - a)), 0, 1)
+            dist = np.minimum(dist, np.linalg.norm(p - (a + t[:, None] * (b - a)), axis=1) - radius)
+        return (1 / (1 + np.exp(np.clip(dist / width, -50, 50)))).astype(np.float32)
+    return field
+
+
+def assert_sparse_equals_dense(field, res: int):
+    sparse = sample_coarse_to_fine(field, res)
+    dense = sample_dense(field, res)
+    mesh, dense_mesh = marching_cubes(sparse), marching_cubes(dense)
+    assert len(dense_mesh[0]) > 0
+    np.testing.assert_array_equal(mesh[0], dense_mesh[0])
+    np.testing.assert_array_equal(mesh[1], dense_mesh[1])
+    full = np.asarray(sparse)
+    np.testing.assert_array_equal(full > 0.5, dense > 0.5)
+    evaluated = np.isfinite(full)
+    np.testing.assert_array_equal(full[evaluated], dense[evaluated])
+    return sparse
+
+
+def test_stored_box_holds_blobs_far_apart_and_surface_at_the_border():
+    """Coarse-to-fine stores the finest lattice over a box only: two small balls in opposite corners (one cut
+    by the grid's border) need it to span the grid, and the mesh is still the dense one."""
+    res = 128
+    sparse = assert_sparse_equals_dense(blob_field([((-3.0, 10.0, 12.0), 14.0), ((110.0, 118.0, 100.0), 9.0)]), res)
+    assert sparse.origin[0] == 0 and max(o + n for o, n in zip(sparse.origin, sparse.block.shape)) >= 118
+
+
+def test_stored_box_grows_where_the_surface_leads(monkeypatch):
+    """A rod thinner than the step-2 lattice's spacing (missed there) leads the finest tracking far out of the
+    box of the cells split at step 2: the box grows, and the mesh is the dense one (rod included)."""
+    from backend.surface import sampling
+    grew = []
+    room_for = sampling._Lattice.room_for
+
+    def spy(self, points):
+        larger = room_for(self, points)
+        grew.append(larger is not None)
+        return larger
+
+    monkeypatch.setattr(sampling._Lattice, "room_for", spy)
+    res = 128
+    rod = ((40.0, 41.0, 41.0), (120.0, 41.0, 41.0), 0.7)   # axis on odd y, z: every step-2 point misses it
+    sparse = assert_sparse_equals_dense(blob_field([((40.0, 42.0, 40.0), 12.0)], [rod]), res)
+    assert any(grew)
+    assert sparse.origin[0] + sparse.block.shape[0] > 120
+    # and small where the surface is: the body's box is a fraction of the grid
+    body = sample_coarse_to_fine(grid_field(res), res)
+    assert body.block.size < res ** 3 / 2
 
 
 def test_fingers_are_thinner_than_the_coarse_step():
