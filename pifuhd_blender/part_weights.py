@@ -41,7 +41,9 @@ MIXAMO_KIND = {"Arm": "UpperArm", "ForeArm": "LowerArm", "Hand": "Hand", "UpLeg"
                "Foot": "Foot", "ToeBase": "Toes"}
 CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cloth folds, bumps)
 EXTREMITIES = ("Hand", "Foot", "Toes")
-FACING = 0.3              # a limb's own surface faces away from its bone: cosine at least this
+FACING = 0.3              # a limb's own surface faces away from its bone: cosine at least this,
+FACING_OF = {"LowerArm": 0.5, "Hand": 0.5}   # or this for these kinds (a belly or hip under a forearm or hand
+                          # resting on it is inside their capsules and faces away at cosines 0.3-0.65)
 MAJORITY_ROUNDS = 3       # rounds of the islands filter (see majority_filter)
 MAJORITY_SHARE = 0.6      # a vertex takes a label this share of its neighbours carry
 ROOT_JOIN = 1.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
@@ -239,7 +241,9 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
     if names is not None:               # feet: shoes are blocks, their soles and heels face any way
         tested &= np.array([bone_kind(n)[1] not in ("Foot", "Toes") for n in names])
     if normals is not None:             # a surface that does not face away from the bone is not the limb's
-        score[:, tested] = np.where(facing(points, normals, heads[tested], tails[tested]) >= FACING,
+        least = (np.array([FACING_OF.get(bone_kind(n)[1], FACING) for n in names]) if names is not None
+                 else np.full(len(radii), FACING))
+        score[:, tested] = np.where(facing(points, normals, heads[tested], tails[tested]) >= least[tested],
                                     score[:, tested], np.inf)
     best = score.argmin(axis=1)
     best_score = score[np.arange(len(points)), best]

@@ -255,3 +255,22 @@ def test_an_arm_capsule_is_wider_on_the_side_away_from_the_spine():
     assert (growth[:, :2] == 1.0).all()
     part = part_weights.assign_parts(pts, heads, tails, radii, names)
     assert (part[:3] == 2).all() and (part[3:] == -1).all()
+
+
+def test_a_belly_under_a_resting_forearm_is_not_the_forearms():
+    # a forearm lying across the belly: a belly point inside its capsule, below it, whose normal turns 65
+    # degrees from the direction away from the bone (cosine 0.42: passes the general rule, 0.3) stays the
+    # torso's for a forearm or hand (FACING_OF, 0.5); an upper arm keeps the general rule
+    names, parents = ["Hips", "Spine", "LeftUpperArm", "LeftLowerArm"], [None, 0, 1, 2]
+    heads = np.array([[0, 0, 0.9], [0, 0, 1.1], [0.25, 0, 1.45], [0.25, 0, 1.2]])
+    tails = np.array([[0, 0, 1.1], [0, 0, 1.45], [0.25, 0, 1.2], [0.05, 0, 1.2]])
+    radii = np.array([0.0, 0.0, 0.06, 0.06])
+    mid_fore = 0.5 * (heads[3] + tails[3])
+    mid_upper = 0.5 * (heads[2] + tails[2])
+    offset = np.array([0.0, 0.0, -0.04])                           # 4 cm below each bone's middle
+    tilt = np.array([np.sin(np.radians(65)), 0.0, -np.cos(np.radians(65))])   # cosine 0.42 with straight down
+    pts = np.array([mid_fore + offset, mid_upper + np.array([0.04, 0.0, 0.0])])
+    normals = np.array([tilt, [np.cos(np.radians(65)), 0.0, np.sin(np.radians(65))]])   # both cosine 0.42
+    part = part_weights.assign_parts(pts, heads, tails, radii, names, normals)
+    assert part[0] == -1 and part[1] == 2
+    assert part_weights.FACING < 0.42 < part_weights.FACING_OF["LowerArm"]

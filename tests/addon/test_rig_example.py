@@ -49,15 +49,15 @@ def test_raising_the_arm_and_bending_the_knee_move_only_the_turned_parts(bpy, in
     assert case.colors is not None and len(case.faces) <= 30_000            # coloured, within the Game budget
     rows = measure(bpy, installed_addon, example, ["PARTS"], poses={p: POSES[p] for p in (ARM, KNEE)})["PARTS"]
     arm, knee = rows
-    # measured at 128 with the arm raised: 1.5 % of the torso moves more than 1 cm (bone heat: 23 %; the
+    # measured at 128 with the arm raised: 1.4 % of the torso moves more than 1 cm (bone heat: 23 %; the
     # issue's target: 1 %), none of it below the hips, none of the legs; 7.4 % of the arm's vertices end more
     # than 5 cm from where the raised arm takes them (the top of the shoulder, on the torso's side of the
     # joint); no edge past 2x
-    assert arm["torso"] < 0.022
+    assert arm["torso"] < 0.016
     assert arm["below_hips"] < 0.005 and arm["other_legs"] < 0.005
-    assert arm["behind"] < 0.10
+    assert arm["behind"] < 0.085
     assert arm["over3"] == 0
     # with the knee bent: 0.25 % of the torso moves, 4.8 % of the shin and foot is left behind
-    assert knee["torso"] < 0.01 and knee["other_legs"] < 0.005
-    assert knee["behind"] < 0.07
+    assert knee["torso"] < 0.005 and knee["other_legs"] < 0.005
+    assert knee["behind"] < 0.06
     assert knee["over3"] == 0

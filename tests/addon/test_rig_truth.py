@@ -51,15 +51,15 @@ def test_body_part_weights_beat_bone_heat(measured):
     assert "separated" in parts[arm]["weights"]                 # the hands were cut from the hips
     # bone heat: 52 % of vertices on their true part, 21 % / 18 % moving that should stay still
     assert heat[arm]["accuracy"] < 0.6 and heat[arm]["leak"] > 0.15
-    # body parts: 90.8 %, 1.79 % / 0.30 % (measured; README "Rigging against exact truth")
-    assert parts[arm]["accuracy"] > 0.88 and parts[arm]["accuracy"] > heat[arm]["accuracy"] + 0.3
-    assert parts[arm]["leak"] < 0.022 and parts[knee]["leak"] < 0.005
+    # body parts: 90.9 %, 1.74 % / 0.30 % (measured; README "Rigging against exact truth")
+    assert parts[arm]["accuracy"] > 0.89 and parts[arm]["accuracy"] > heat[arm]["accuracy"] + 0.3
+    assert parts[arm]["leak"] < 0.02 and parts[knee]["leak"] < 0.005
     # the turned parts follow their bones: 9.5 % of the raised arm and 2.2 % of the bent shin and foot end more
     # than 5 cm from where their bone takes them (were 36 % and 10.5 %: the forearm resting on the hip was
     # left on it, the calf was out of the shin's capsule)
-    assert parts[arm]["behind"] < 0.14 and parts[knee]["behind"] < 0.04
-    # the posed mesh is as close to the exact posed body as at rest, nearly (bone heat: 2.0x)
-    assert parts[arm]["chamfer_ratio"] < 1.2 < heat[arm]["chamfer_ratio"]
+    assert parts[arm]["behind"] < 0.11 and parts[knee]["behind"] < 0.03
+    # the posed mesh is as close to the exact posed body as at rest, nearly (1.10 / 1.21; bone heat: 2.0x)
+    assert parts[arm]["chamfer_ratio"] < 1.15 < heat[arm]["chamfer_ratio"]
     assert parts[knee]["chamfer_ratio"] < 1.25
     # no edge stretched past 3x (the target; measured: 1.6x at most), bone heat 456 with the arm raised
     assert parts[arm]["worst"] < 3 and parts[knee]["worst"] < 3 and heat[arm]["over3"] > 100
