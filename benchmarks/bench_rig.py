@@ -12,7 +12,7 @@ Per person, weight method and pose it prints (see ``training/rig_truth.py``):
 Two stages, because torch and bpy are best not loaded together: ``--prepare`` reconstructs the people and
 meshes the exact bodies into ``--cache`` (numpy files); the default run rigs and measures in bpy.
 
-Run: ``python benchmarks/bench_rig.py --prepare && python benchmarks/bench_rig.py [--methods AUTO,NEAREST]``
+Run: ``python benchmarks/bench_rig.py --prepare && python benchmarks/bench_rig.py [--methods AUTO,PARTS]`` (PARTS: the add-on's default body-part weights; AUTO: bone heat; NEAREST: distance)
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--seeds", default="")
-    parser.add_argument("--methods", default="AUTO,NEAREST")
+    parser.add_argument("--methods", default="AUTO,PARTS")
     args = parser.parse_args()
     from training import rig_truth as rt
     seeds = [int(s) for s in args.seeds.split(",") if s] or list(rt.BENCH_SEEDS)
