@@ -12,7 +12,8 @@ Per person, weight method and pose it prints (see ``training/rig_truth.py``):
 Two stages, because torch and bpy are best not loaded together: ``--prepare`` reconstructs the people and
 meshes the exact bodies into ``--cache`` (numpy files); the default run rigs and measures in bpy.
 
-Run: ``python benchmarks/bench_rig.py --prepare && python benchmarks/bench_rig.py [--methods AUTO,PARTS]`` (PARTS: the add-on's default body-part weights; AUTO: bone heat; NEAREST: distance)
+Run: ``python benchmarks/bench_rig.py --prepare && python benchmarks/bench_rig.py [--methods AUTO,PARTS]``
+(PARTS: the add-on's default body-part weights; AUTO: bone heat; NEAREST: distance).
 """
 from __future__ import annotations
 
