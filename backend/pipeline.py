@@ -103,7 +103,7 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     sizes = model.input_sizes
-    keypoints = preview = None
+    keypoints = preview = person = None         # person: the prepared photo whose mask the inputs used
     warnings: list[str] = []
     stage = report.slice(*STAGES["prepare"], stage="prepare")
     stage.check()
@@ -111,7 +111,7 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
     if inputs is None and options.detect:
         if prepared is None:
             prepared = prepare(photo, options, sizes)
-        inputs = inputs_for(prepared, photo, sizes)
+        inputs, person = inputs_for(prepared, photo, sizes), prepared
         from .keypoints import photo_to_cube
 
         keypoints = photo_to_cube(prepared.keypoints, prepared.crop, sizes[1])
@@ -137,7 +137,11 @@ def run(photo: str | os.PathLike | np.ndarray, model: Model, options: Options | 
         report.slice(*STAGES["cleanup"], stage="cleanup").update(STARTED)
         from .meshops import clean_mesh
 
-        mesh = clean_mesh(mesh, min_component_fraction=CLEAN_MIN_PIECE)
+        from .photo.inputs import network_mask
+
+        # with the person's mask, pieces the networks made in the background are dropped
+        mask = None if person is None else network_mask(person.mask, inputs.crop, sizes[1])
+        mesh = clean_mesh(mesh, min_component_fraction=CLEAN_MIN_PIECE, person_mask=mask, calib=inputs.calib)
         if mesh.is_empty:
             raise PIFuHDError("Nothing was left of the surface after the clean-up: try without clean-up.")
         steps["clean"] = mesh.info["clean"]

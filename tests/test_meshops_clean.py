@@ -107,3 +107,49 @@ def test_taubin_smoothing_keeps_size_and_softens_the_staircase():
     assert r1.std() < 0.7 * r0.std()                                  # rounder
     mesh = Mesh(v, f, np.zeros_like(v))
     assert clean_mesh(mesh, smooth_iterations=3).signed_volume() == pytest.approx(mesh.signed_volume(), rel=0.02)
+
+
+def test_a_piece_off_the_person_is_dropped_and_a_detached_hand_kept():
+    """Two loose pieces of the same size (each over 1 % of the figure's area): a "hand" the networks made
+    detached from the figure's right forearm (the photo shows it there) and a blob in the background."""
+    from backend.meshops.clean import outside_person
+
+    v, f = M.figure_mesh(0.02)
+    parts, base = [(v, f)], len(v)
+    hand, blob = (-0.36, -0.33, 0.02), (0.6, -0.3, 0.0)
+    for centre in (hand, blob):
+        sv, sf = M.sphere_mesh(0.07, 0.02, centre)
+        parts.append((sv, sf + base))
+        base += len(sv)
+    verts = np.concatenate([p[0] for p in parts]).astype(np.float32)
+    faces = np.concatenate([p[1] for p in parts]).astype(np.int32)
+    mesh = Mesh(verts, faces, np.zeros_like(verts))
+    size, calib = 256, np.diag([1.0, -1.0, 1.0, 1.0])
+
+    def person(p: np.ndarray) -> np.ndarray:                         # the photo's person: figure and hand
+        return np.minimum(M.figure_sdf(p), np.linalg.norm(p - hand, axis=1) - 0.07)
+
+    mask = M.render(M.front_camera(size), sdf=person)[:, :, 3] > 127   # no blob in the photo
+    out = outside_person(verts, mask, calib)
+    assert not out[:len(v)].any()                                    # the figure itself is the person
+    assert out[-len(parts[2][0]):].all()                              # the blob is far from it
+    near = clean_mesh(mesh, min_component_fraction=0.01)
+    assert face_components(near.faces, len(near.vertices))[0] == 3    # by size alone both pieces stay
+    cleaned = clean_mesh(mesh, min_component_fraction=0.01, person_mask=mask, calib=calib)
+    n, _ = face_components(cleaned.faces, len(cleaned.vertices))
+    assert n == 2 and cleaned.info["clean"]["pieces_dropped"] == 1
+    assert cleaned.vertices[:, 0].max() < 0.4                        # the blob (x 0.53..0.67) is gone
+    assert np.linalg.norm(cleaned.vertices - hand, axis=1).min() < 0.08   # the hand stayed
+
+
+def test_the_person_mask_follows_the_crop_into_the_network_input():
+    from backend.photo.inputs import network_mask
+
+    mask = np.zeros((300, 200), bool)
+    mask[100:200, 50:150] = True                                      # a 100 px square in a 200x300 photo
+    out = network_mask(mask, (-50, 50, 300), 600)                     # the crop leaves the photo on the left
+    assert out.shape == (600, 600) and out.dtype == bool
+    ys, xs = np.nonzero(out)
+    # photo x 50..150 -> crop 100..200 -> input 200..400; photo y 100..200 -> crop 50..150 -> input 100..300
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (200, 399, 100, 299)
+    assert not out[:, :100].any()                                      # left of the photo: nothing

@@ -34,18 +34,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=512, help="height of the image in pixels")
     parser.add_argument("--views", type=float, nargs="+", default=[0.0, 35.0, 180.0],
                         help="turn of each copy about the vertical, degrees (0 = facing the camera)")
-    parser.add_argument("--spacing", type=float, default=1.2, help="metres between the copies' centres")
+    parser.add_argument("--spacing", type=float, default=None,
+                        help="metres between the copies' centres (default: the widest copy's width + 0.15, at "
+                             "least 1.2, so arms spread wide do not overlap)")
     args = parser.parse_args(argv)
     if len(args.paths) < 2:
         parser.error("give at least one mesh and the image to write")
     meshes, png = args.paths[:-1], args.paths[-1]
 
     import bpy
+    from mathutils import Vector
 
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     scene = bpy.context.scene
     copies = [copy for path in meshes for copy in _person_copies(bpy, scene, path, args.views)]
     n = len(copies)
+    if args.spacing is None:
+        bpy.context.view_layer.update()
+        widths = [np.ptp([(ob.matrix_world @ Vector(c)).x for c in ob.bound_box]) for ob in copies]
+        args.spacing = max(1.2, max(widths) + 0.15)
     for i, ob in enumerate(copies):  # side by side, ``spacing`` apart
         ob.location = (args.spacing * (i - (n - 1) / 2), 0.0, 0.0)
     cam_data = bpy.data.cameras.new("cam")

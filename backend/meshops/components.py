@@ -16,15 +16,20 @@ def face_components(faces: np.ndarray, n_vertices: int) -> tuple[int, np.ndarray
     return len(pieces), dense.ravel()
 
 
-def keep_largest(vertices: np.ndarray, faces: np.ndarray, min_fraction: float | None = None
-                 ) -> tuple[np.ndarray, int]:
+def keep_largest(vertices: np.ndarray, faces: np.ndarray, min_fraction: float | None = None,
+                 outside: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Faces of the largest piece by area, plus any piece with at least ``min_fraction`` of its area
-    (None: the largest only). Returns (kept faces [F', 3], number of pieces dropped). Vertices of dropped
-    pieces stay in the array, unused (compact afterwards)."""
+    (None: the largest only) that lies mostly where the person is: ``outside`` (optional bool [V]) marks
+    vertices that are not, and a piece with more than half its faces' corners there is dropped (a blob the
+    networks made in the background). Returns (kept faces [F', 3], number of pieces dropped). Vertices of
+    dropped pieces stay in the array, unused (compact afterwards)."""
     n, labels = face_components(faces, len(vertices))
     if n <= 1:
         return faces, 0
     area = np.bincount(labels, weights=face_areas(vertices, faces), minlength=n)
     keep = area >= area.max() * min_fraction if min_fraction is not None else np.zeros(n, bool)
+    if outside is not None:
+        corners_out = np.asarray(outside, bool)[np.asarray(faces)].mean(axis=1)
+        keep &= np.bincount(labels, weights=corners_out, minlength=n) <= 0.5 * np.bincount(labels, minlength=n)
     keep[np.argmax(area)] = True
     return faces[keep[labels]], int(n - keep.sum())

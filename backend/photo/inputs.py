@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import ImageError
-from ..input_transform import NetworkInputs, composite_over_grey, crop_to_world, prepare_inputs
+from ..input_transform import NetworkInputs, composite_over_grey, crop_square, crop_to_world, prepare_inputs
 
 STRIPE_ROWS = 256   # rows composited at a time
 
@@ -44,6 +44,13 @@ def network_inputs(photo: np.ndarray, crop: tuple[int, int, int], mask: np.ndarr
     inputs = prepare_inputs(rgb, (x - x0, y - y0, side), coarse_size, fine_size, pad=pad)
     return dataclasses.replace(inputs, crop=(x, y, side), photo_size=(W, H),
                                calib_world=crop_to_world((x, y, side), W, H))
+
+
+def network_mask(mask: np.ndarray, crop: tuple[int, int, int], size: int = 1024) -> np.ndarray:
+    """The person mask (bool [H, W], photo frame) as the network input of ``crop`` (x, y, side) sees it:
+    bool [size, size], the crop's window (nothing where it leaves the photo) resized like the image."""
+    window = crop_square(np.asarray(mask, dtype=np.uint8) * np.uint8(255), crop, fill=0)
+    return cv2.resize(window, (size, size), interpolation=cv2.INTER_AREA) > 127
 
 
 def _over_grey(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
