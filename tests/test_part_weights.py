@@ -1,12 +1,12 @@
 """Skin weights by body part and the separation of touching parts, without Blender
-(pifuhd_blender/part_weights.py, part_split.py, mesh_smoothing.py): a torso slab with an arm lying against it
-(two boxes fused along a face), where surface-spreading weights would drag the torso along."""
+(pifuhd_blender/part_labels.py, part_weights.py, part_split.py, mesh_smoothing.py): a torso slab with an arm
+lying against it (two boxes fused along a face), where surface-spreading weights would drag the torso along."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pifuhd_blender import part_split, part_weights
+from pifuhd_blender import part_labels, part_split, part_weights
 from pifuhd_blender.mesh_smoothing import umbrella_smooth
 
 NAMES = ["Hips", "Spine", "LeftUpperArm", "LeftLowerArm"]
@@ -53,9 +53,9 @@ def test_limb_capsules_keep_the_torso_out():
     pts = np.r_[torso, arm]
     heads = np.array([[0, 0, 0.8], [0, 0, 1.0], [0.2, 0, 1.45], [0.2, 0, 1.15]])
     tails = np.array([[0, 0, 1.0], [0, 0, 1.45], [0.2, 0, 1.15], [0.2, 0, 0.85]])
-    radii = part_weights.limb_radii(pts, heads, tails, NAMES, height=1.75)
+    radii = part_labels.limb_radii(pts, heads, tails, NAMES, height=1.75)
     assert radii[0] == radii[1] == 0 and 0.04 < radii[2] < 0.1
-    part = part_weights.assign_parts(pts, heads, tails, radii)
+    part = part_labels.assign_parts(pts, heads, tails, radii)
     assert (part[400:] >= 2).mean() > 0.95                    # the arm's points belong to the arm
     assert (part[:400] == -1).mean() > 0.85                   # the torso's, but for the side the arm lies on
     w = part_weights.part_weights(pts, heads, tails, NAMES, PARENTS, height=1.75, falloff=0.05)
@@ -65,10 +65,10 @@ def test_limb_capsules_keep_the_torso_out():
 
 
 def test_bone_kinds_read_both_namings():
-    assert part_weights.bone_kind("LeftUpperArm") == ("Left", "UpperArm")
-    assert part_weights.bone_kind("mixamorig:RightForeArm") == ("Right", "LowerArm")
-    assert part_weights.bone_kind("mixamorig:LeftUpLeg") == ("Left", "UpperLeg")
-    assert part_weights.bone_kind("Spine") == ("", "Spine")
+    assert part_labels.bone_kind("LeftUpperArm") == ("Left", "UpperArm")
+    assert part_labels.bone_kind("mixamorig:RightForeArm") == ("Right", "LowerArm")
+    assert part_labels.bone_kind("mixamorig:LeftUpLeg") == ("Left", "UpperLeg")
+    assert part_labels.bone_kind("Spine") == ("", "Spine")
 
 
 def test_touching_parts_are_cut_and_closed():
@@ -110,9 +110,9 @@ def test_a_skirt_is_told_from_trousers():
     lv, lf = box_grid((0.04, -0.06, 0.4), (0.16, 0.06, 1.0), 4)
     rv, rf = box_grid((-0.16, -0.06, 0.4), (-0.04, 0.06, 1.0), 4)
     legs_v, legs_f = np.r_[lv, rv], np.r_[lf, rf + len(lv)]
-    assert not part_weights.skirted(legs_v, legs_f, left, right)
+    assert not part_labels.skirted(legs_v, legs_f, left, right)
     sv, sf = box_grid((-0.2, -0.1, 0.4), (0.2, 0.1, 1.0), 6)
-    assert part_weights.skirted(sv, sf, left, right)
+    assert part_labels.skirted(sv, sf, left, right)
 
 
 def test_a_rim_through_one_vertex_twice_is_closed_as_two_holes():
@@ -154,8 +154,8 @@ def test_a_surface_facing_the_limb_is_not_the_limbs():
     heads = np.array([[0, 0, 0.8], [0, 0, 1.0], [0.2, 0, 1.45], [0.2, 0, 1.15]])
     tails = np.array([[0, 0, 1.0], [0, 0, 1.45], [0.2, 0, 1.15], [0.2, 0, 0.85]])
     radii = np.array([0.0, 0.0, 0.07, 0.06])
-    blind = part_weights.assign_parts(pts, heads, tails, radii, NAMES)
-    seeing = part_weights.assign_parts(pts, heads, tails, radii, NAMES, normals)
+    blind = part_labels.assign_parts(pts, heads, tails, radii, NAMES)
+    seeing = part_labels.assign_parts(pts, heads, tails, radii, NAMES, normals)
     assert (blind[24:] >= 2).all()                  # without normals the capsule takes the wall
     assert (seeing[24:] == -1).all() and (seeing[:24] >= 2).all()
 
@@ -190,18 +190,18 @@ def test_a_piece_of_torso_cut_off_inside_a_limb_goes_with_the_limb():
     part = np.where(v[:, 0] < 1.0, -1, 3)                     # torso below x = 1, forearm (bone 3) beyond
     band = (v[:, 0] > 1.6) & (v[:, 0] < 2.4)
     part[band] = -1
-    fixed = part_weights.torso_islands(part, f)
+    fixed = part_labels.torso_islands(part, f)
     assert (fixed[band] == 3).all()                           # the band follows the forearm around it
     assert (fixed[v[:, 0] < 1.0] == -1).all()                 # the torso's main piece stays torso
     loose_v, loose_f = box_grid((5, 0, 0), (6, 1, 1), 3)      # a loose torso bit, no limb around it: stays
     both_f = np.r_[f, loose_f + len(v)]
-    both = part_weights.torso_islands(np.r_[part, np.full(len(loose_v), -1)], both_f)
+    both = part_labels.torso_islands(np.r_[part, np.full(len(loose_v), -1)], both_f)
     assert (both[len(v):] == -1).all() and (both[:len(v)][band] == 3).all()
 
 
 def test_components_of_a_long_chain_and_pieces():
     order = np.random.default_rng(1).permutation(2000)        # a chain of 2000 vertices in shuffled order
-    comp = part_weights.components(2003, order[:-1], order[1:])
+    comp = part_labels.components(2003, order[:-1], order[1:])
     assert len(np.unique(comp[:2000])) == 1 and comp[2000] == 2000 and comp[2002] == 2002
     assert comp[order[0]] == 0                                # named by its smallest vertex
 
@@ -217,11 +217,11 @@ def test_a_shin_capsule_lifted_in_front_of_the_calf_is_moved_onto_it():
     tails = np.array([[0.0, 0.0, 1.2], [0.0, -0.035, 0.5], [0.0, -0.035, 0.1]])
     radii = np.array([0.0, 0.1, 0.08])
     calf = pts[:, 1] > 0.05
-    assert (part_weights.assign_parts(pts, heads, tails, radii, names, normals)[calf] == -1).any()
-    h, t = part_weights.centred_axes(pts, normals, heads, tails, radii, names)
+    assert (part_labels.assign_parts(pts, heads, tails, radii, names, normals)[calf] == -1).any()
+    h, t = part_labels.centred_axes(pts, normals, heads, tails, radii, names)
     assert abs(h[2, 1]) < 0.012 and abs(t[2, 1]) < 0.012       # onto the shin's centre line, in depth
     assert np.allclose(h[2, [0, 2]], heads[2, [0, 2]]) and np.allclose(h[:2], heads[:2])   # X, Z and thighs kept
-    assert (part_weights.assign_parts(pts, h, t, radii, names, normals)[calf] == 2).all()
+    assert (part_labels.assign_parts(pts, h, t, radii, names, normals)[calf] == 2).all()
 
 
 def test_turning_the_head_leaves_the_shoulders_and_the_base_of_the_neck():
@@ -250,10 +250,10 @@ def test_an_arm_capsule_is_wider_on_the_side_away_from_the_spine():
     inner = np.c_[np.full(3, 0.2 - 1.15 * 0.06), np.zeros(3), z]
     shoulder = np.array([[0.2 + 1.15 * 0.06, 0.0, 1.44]])
     pts = np.r_[outer, inner, shoulder]
-    growth = part_weights.outer_growth(pts, heads, tails, names)
-    assert (growth[:3, 2] == part_weights.OUTER_GROWTH).all() and (growth[3:, 2] == 1.0).all()
+    growth = part_labels.outer_growth(pts, heads, tails, names)
+    assert (growth[:3, 2] == part_labels.OUTER_GROWTH).all() and (growth[3:, 2] == 1.0).all()
     assert (growth[:, :2] == 1.0).all()
-    part = part_weights.assign_parts(pts, heads, tails, radii, names)
+    part = part_labels.assign_parts(pts, heads, tails, radii, names)
     assert (part[:3] == 2).all() and (part[3:] == -1).all()
 
 
@@ -271,6 +271,6 @@ def test_a_belly_under_a_resting_forearm_is_not_the_forearms():
     tilt = np.array([np.sin(np.radians(65)), 0.0, -np.cos(np.radians(65))])   # cosine 0.42 with straight down
     pts = np.array([mid_fore + offset, mid_upper + np.array([0.04, 0.0, 0.0])])
     normals = np.array([tilt, [np.cos(np.radians(65)), 0.0, np.sin(np.radians(65))]])   # both cosine 0.42
-    part = part_weights.assign_parts(pts, heads, tails, radii, names, normals)
+    part = part_labels.assign_parts(pts, heads, tails, radii, names, normals)
     assert part[0] == -1 and part[1] == 2
-    assert part_weights.FACING < 0.42 < part_weights.FACING_OF["LowerArm"]
+    assert part_labels.FACING < 0.42 < part_labels.FACING_OF["LowerArm"]
