@@ -92,12 +92,19 @@ def test_the_preview_is_removed_when_the_run_fails(tmp_path, case):
     assert list(tmp_path.iterdir()) == []
 
 
+def ctrl_c_able(args: list[str]) -> subprocess.Popen:
+    """The CLI with ``args``, with Ctrl+C's default disposition as in a terminal (a test run started in the
+    background of a non-interactive shell inherits SIGINT ignored, and the child would never see it)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "backend", "reconstruct", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
 def test_interrupted_run_leaves_nothing(tmp_path):
     out = tmp_path / "person.obj"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "backend", "reconstruct", str(PHOTO), "--checkpoint", str(DEMO),
-                             "--out", str(out), "--resolution", "256", "--dense", "--quiet"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = ctrl_c_able([str(PHOTO), "--checkpoint", str(DEMO), "--out", str(out), "--resolution", "256", "--dense",
+                        "--quiet"])
     end = time.monotonic() + 300
     while not (tmp_path / "person.preview.png").exists() and time.monotonic() < end and proc.poll() is None:
         time.sleep(0.05)
@@ -111,10 +118,7 @@ def test_interrupted_run_leaves_nothing(tmp_path):
 
 @pytest.mark.parametrize("delay", [0.05, 0.15, 0.3])
 def test_early_interrupt_is_one_line(tmp_path, delay):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "backend", "reconstruct", str(PHOTO), "--checkpoint", str(DEMO),
-                             "--out", str(tmp_path / "p.obj")], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = ctrl_c_able([str(PHOTO), "--checkpoint", str(DEMO), "--out", str(tmp_path / "p.obj")])
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
