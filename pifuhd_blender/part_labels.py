@@ -244,11 +244,7 @@ def majority_filter(part: np.ndarray, faces: np.ndarray, rounds: int = MAJORITY_
     """Labels [N] with islands removed: a vertex takes the label that at least ``share`` of its neighbours
     (along the mesh's edges) carry, ``rounds`` times (a patch of arm surface whose normals point the wrong
     way would stay still while the arm round it moves, tearing its edges)."""
-    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    a = np.r_[f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]]
-    b = np.r_[f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]]
-    edges = np.unique(np.c_[a, b], axis=0)
-    a, b = edges[:, 0], edges[:, 1]
+    a, b = directed_edges(faces)
     degree = np.bincount(a, minlength=len(part))
     out = np.asarray(part).copy()
     labels = np.unique(out)
@@ -270,6 +266,12 @@ def mesh_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
     e = np.unique(e, axis=0)
     return e[:, 0], e[:, 1]
+
+
+def directed_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge of a triangle mesh once in each direction: (from [2E], to [2E]) vertex indices."""
+    a, b = mesh_edges(faces)
+    return np.r_[a, b], np.r_[b, a]
 
 
 def components(count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .part_labels import (LIMB_RADIUS, assign_parts, bone_kind, centred_axes, leg_caps, limb_radii,
-                          majority_filter, torso_islands, vertex_normals)
+from .part_labels import (LIMB_RADIUS, assign_parts, bone_kind, centred_axes, directed_edges, leg_caps,
+                          limb_radii, majority_filter, torso_islands, vertex_normals)
 from .skeleton import limit_and_normalize, segment_distances
 
 ROOT_JOIN = 1.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
@@ -64,9 +64,7 @@ def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray, nor
 def surface_distance(points: np.ndarray, faces: np.ndarray, sources: np.ndarray, reach: float) -> np.ndarray:
     """Distance [N] (metres) from the ``sources`` (boolean [N]) along the mesh's edges, up to ``reach``
     (farther: inf). Edge relaxation in numpy (no scipy in Blender), as many rounds as the reach needs."""
-    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    a = np.r_[f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]]
-    b = np.r_[f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]]
+    a, b = directed_edges(faces)
     order = np.argsort(b, kind="stable")
     a, b = a[order], b[order]
     length = np.linalg.norm(points[a] - points[b], axis=1)

@@ -186,9 +186,9 @@ def chamfer(a: np.ndarray, b: np.ndarray) -> float:
 
 def edge_stretch(rest: np.ndarray, posed: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Length ratio posed / rest of every edge (each edge once)."""
-    f = np.asarray(faces, dtype=np.int64)
-    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-    e = np.unique(e, axis=0)
+    from backend.meshops.topology import unique_edges
+
+    e = unique_edges(faces)
     before = np.linalg.norm(rest[e[:, 0]] - rest[e[:, 1]], axis=1)
     after = np.linalg.norm(posed[e[:, 0]] - posed[e[:, 1]], axis=1)
     return after / np.maximum(before, 1e-12)
