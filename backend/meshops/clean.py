@@ -3,6 +3,7 @@ closed, optionally smoothed."""
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from ..mesh import Mesh
 from .components import keep_largest as keep_largest_piece
@@ -10,6 +11,7 @@ from .degenerate import remove_degenerate
 from .holes import fill_holes
 from .smooth import taubin_smooth
 from .topology import compact
+from .visibility import front_view
 
 MAX_HOLE_EDGES = 500  # larger rims (e.g. where the person leaves the reconstruction volume) stay open
 MASK_MARGIN = 0.02    # a piece counts as the person's within this share of the image side of the person mask
@@ -20,10 +22,6 @@ def outside_person(vertices: np.ndarray, person_mask: np.ndarray, calib, margin:
     """bool [V]: cube-frame vertices whose front projection (``calib``, the network input's [1, 4, 4] or
     [4, 4] cube -> image NDC) falls farther than ``margin`` (share of the image side) from ``person_mask``
     (bool [S, S], that input's person pixels), or outside the image."""
-    from scipy import ndimage
-
-    from .visibility import front_view
-
     mask = np.asarray(person_mask, bool)
     size = mask.shape[0]
     if not mask.any():
