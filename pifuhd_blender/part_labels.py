@@ -7,7 +7,8 @@ radius, measured on the mesh and kept within bounds set by the body's height; na
 surface faces away from the bone (a torso or skirt the limb lies against faces the limb); islands of one part
 inside another are removed, and a piece of torso cut off from the torso's main piece is the limb's around it
 (a forearm patch outside the capsule). Shin and foot capsules are first moved in depth onto the limb's surface;
-arm capsules are wider on the arm's side away from the spine. Everything else is torso or head.
+arm capsules are wider on the arm's side away from the spine, and an upper arm's leaves out the armpit (its
+side towards the spine just below the shoulder). Everything else is torso or head.
 
 Frame: any, in metres (the rig uses the mesh's local frame); bones as heads/tails [B, 3] with their names
 (Humanoid or Mixamo: the part of a bone is read from its name).
@@ -46,6 +47,10 @@ OUTER_KINDS = ("UpperArm", "LowerArm")   # limb kinds with a wider capsule on th
 OUTER_GROWTH = 1.3        # how much wider there
 OUTER_FROM, OUTER_TO = 0.3, 0.75   # along which stretch of the bone (0 its head, 1 its tail)
 SPINE_KINDS = ("Hips", "Spine", "Chest", "UpperChest")   # the spine's bones ("away from the spine": outer_growth)
+ARMPIT_KINDS = ("UpperArm",)   # limb kinds whose side towards the spine near their head is torso (armpit)
+ARMPIT_TO = 0.3           # down to this share of the bone from its head (below the joint; above it the joint
+                          # plane's fade already leaves the torso heaviest, and the top of the shoulder by the
+                          # neck would take the head's weight as torso)
 
 
 def bone_kind(name: str) -> tuple[str, str]:
@@ -166,24 +171,21 @@ def centred_axes(points: np.ndarray, normals: np.ndarray, heads: np.ndarray, tai
     return heads + shift, tails + shift
 
 
-def outer_growth(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str]) -> np.ndarray:
-    """Per point and bone [N, B]: how much wider the capsule is there: :data:`OUTER_GROWTH` for an upper arm
-    or forearm bone (:data:`OUTER_KINDS`) on its side away from the spine (the point's offset across the bone
-    points away from the spine's bones, horizontally; Z up) along the bone's middle (:data:`OUTER_FROM` to
-    :data:`OUTER_TO`: not the shoulder, not the wrist on a hip), else 1. An arm lying against the torso or
-    resting on a hip is lifted from the photo centimetres off in depth, which leaves its outer side just out
-    of the capsule, while the torso round it lies on the arm's inner side (benchmarks/rig_diagnosis.py)."""
-    growth = np.ones((len(points), len(names)))
+def arm_sides(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str]
+              ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per upper arm or forearm bone (:data:`OUTER_KINDS`): (along [N], the point's projection on the bone as a
+    share of its length (0 its head, 1 its tail); outer [N], whether the point's offset across the bone
+    points away from the spine's bones, horizontally (Z up)). Empty without spine or arm bones."""
     spine = [b for b, n in enumerate(names) if bone_kind(n)[1] in SPINE_KINDS]
     arms = [b for b, n in enumerate(names) if bone_kind(n)[1] in OUTER_KINDS]
+    sides: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     if not spine or not arms:
-        return growth
+        return sides
     p = np.asarray(points, dtype=np.float64)
     for b in arms:
         ab = tails[b] - heads[b]
         along = ((p - heads[b]) @ ab) / max(float(ab @ ab), 1e-18)
-        t = np.clip(along, 0.0, 1.0)
-        foot = heads[b] + t[:, None] * ab
+        foot = heads[b] + np.clip(along, 0.0, 1.0)[:, None] * ab
         # the nearest point of the spine's bones to each foot point
         best, near = np.full(len(p), np.inf), np.zeros_like(p)
         for s in spine:
@@ -195,8 +197,23 @@ def outer_growth(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
             best[closer], near[closer] = dist[closer], q[closer]
         out = foot - near
         out[:, 2] = 0.0
-        outer = (((p - foot) * out).sum(axis=1) > 0) & (along > OUTER_FROM) & (along < OUTER_TO)
-        growth[:, b] = np.where(outer, OUTER_GROWTH, 1.0)
+        sides[b] = (along, ((p - foot) * out).sum(axis=1) > 0)
+    return sides
+
+
+def outer_growth(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
+                 sides: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+    """Per point and bone [N, B]: how much wider the capsule is there: :data:`OUTER_GROWTH` for an upper arm
+    or forearm bone (:data:`OUTER_KINDS`) on its side away from the spine (the point's offset across the bone
+    points away from the spine's bones, horizontally; Z up) along the bone's middle (:data:`OUTER_FROM` to
+    :data:`OUTER_TO`: not the shoulder, not the wrist on a hip), else 1. An arm lying against the torso or
+    resting on a hip is lifted from the photo centimetres off in depth, which leaves its outer side just out
+    of the capsule, while the torso round it lies on the arm's inner side (benchmarks/rig_diagnosis.py).
+    ``sides``: :func:`arm_sides` of the same points and bones, when already known."""
+    growth = np.ones((len(points), len(names)))
+    sides = arm_sides(points, heads, tails, names) if sides is None else sides
+    for b, (along, outer) in sides.items():
+        growth[:, b] = np.where(outer & (along > OUTER_FROM) & (along < OUTER_TO), OUTER_GROWTH, 1.0)
     return growth
 
 
@@ -205,13 +222,21 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
     """Per point: the limb bone whose capsule holds it (the one it is deepest in, relative to the radius), or
     -1 for points in no limb capsule (torso and head). With the bones' ``names``, points whose nearest bone
     is a hand or foot bone also belong to it within twice its radius when the torso's bones are much farther
-    (fingers, shoe tips; not the hip a hand rests on)."""
+    (fingers, shoe tips; not the hip a hand rests on), and an upper arm's capsule leaves out its side towards
+    the spine from the shoulder's joint down to :data:`ARMPIT_TO` of the bone (:data:`ARMPIT_KINDS`): there
+    the arm joins the torso, and what lies in the capsule is the armpit and the chest or back beside it,
+    which a raised arm leaves in place (benchmarks/rig_diagnosis.py: 7 generated people, inner side of the
+    upper arm above a quarter of the bone: about 210 torso vertices to 5 of arm)."""
     d = segment_distances(points, heads, tails)
     limb = radii > 0
     score = np.full(d.shape, np.inf)
     score[:, limb] = d[:, limb] / radii[limb]
     if names is not None:               # arms: a wider capsule on their side away from the spine
-        score /= outer_growth(points, heads, tails, names)
+        sides = arm_sides(points, heads, tails, names)
+        score /= outer_growth(points, heads, tails, names, sides)
+        for b, (along, outer) in sides.items():
+            if bone_kind(names[b])[1] in ARMPIT_KINDS:      # the armpit and the chest beside it: torso
+                score[~outer & (along >= 0.0) & (along < ARMPIT_TO), b] = np.inf
     tested = limb.copy()
     if names is not None:               # feet: shoes are blocks, their soles and heels face any way
         tested &= np.array([bone_kind(n)[1] not in ("Foot", "Toes") for n in names])

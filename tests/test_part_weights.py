@@ -274,3 +274,21 @@ def test_a_belly_under_a_resting_forearm_is_not_the_forearms():
     part = part_labels.assign_parts(pts, heads, tails, radii, names, normals)
     assert part[0] == -1 and part[1] == 2
     assert part_labels.FACING < 0.42 < part_labels.FACING_OF["LowerArm"]
+
+
+def test_the_armpit_beside_an_upper_arm_is_the_torsos():
+    # an upper arm hanging 0.2 m from the spine: a point half a capsule radius from the bone on its side towards
+    # the spine, just below the shoulder's joint, is the armpit or the chest beside it (torso); the same on the
+    # outer side, or on the inner side lower down the arm, is the arm's
+    names, parents = ["Hips", "Spine", "LeftUpperArm"], [None, 0, 1]
+    heads = np.array([[0, 0, 0.9], [0, 0, 1.1], [0.2, 0, 1.45]])
+    tails = np.array([[0, 0, 1.1], [0, 0, 1.45], [0.2, 0, 1.15]])
+    radii = np.array([0.0, 0.0, 0.06])
+    below_joint = 1.45 - 0.5 * part_labels.ARMPIT_TO * 0.3      # halfway down the armpit's stretch
+    low = 1.45 - 1.5 * part_labels.ARMPIT_TO * 0.3              # past it
+    pts = np.array([[0.2 - 0.03, 0.0, below_joint], [0.2 + 0.03, 0.0, below_joint], [0.2 - 0.03, 0.0, low]])
+    sides = part_labels.arm_sides(pts, heads, tails, names)
+    assert set(sides) == {2}
+    assert list(sides[2][1]) == [False, True, False]               # inner, outer, inner
+    part = part_labels.assign_parts(pts, heads, tails, radii, names)
+    assert list(part) == [-1, 2, 2]
