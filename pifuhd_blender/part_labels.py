@@ -48,6 +48,7 @@ OUTER_GROWTH = 1.3        # how much wider there
 OUTER_FROM, OUTER_TO = 0.3, 0.75   # along which stretch of the bone (0 its head, 1 its tail)
 SPINE_KINDS = ("Hips", "Spine", "Chest", "UpperChest")   # the spine's bones ("away from the spine": outer_growth)
 ARMPIT_KINDS = ("UpperArm",)   # limb kinds whose side towards the spine near their head is torso (armpit)
+ARMPIT_DOWN = 30.0        # degrees: an upper arm pointing further down than this faces the torso on its inner side
 ARMPIT_TO = 0.3           # down to this share of the bone from its head (below the joint; above it the joint
                           # plane's fade already leaves the torso heaviest, and the top of the shoulder by the
                           # neck would take the head's weight as torso)
@@ -201,6 +202,27 @@ def arm_sides(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: l
     return sides
 
 
+def armpit(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str], b: int,
+           side: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Per point [N]: whether it lies on arm bone ``b``'s side towards the torso between the bone's head and
+    :data:`ARMPIT_TO` of its length (the armpit and the chest or back beside it). ``side``: the bone's
+    (along, outer) from :func:`arm_sides`. An arm pointing down (more than :data:`ARMPIT_DOWN` below the
+    horizontal, Z up) faces the torso on its side towards the spine (not outer); an arm held out or raised,
+    where that side is ill-defined, on its side towards the middle of the spine's bones."""
+    along, outer = side
+    ab = tails[b] - heads[b]
+    unit = ab / max(float(np.linalg.norm(ab)), 1e-18)
+    stretch = (along >= 0.0) & (along < ARMPIT_TO)
+    if -unit[2] > np.sin(np.radians(ARMPIT_DOWN)):
+        return stretch & ~outer
+    spine = [k for k, n in enumerate(names) if bone_kind(n)[1] in SPINE_KINDS]
+    p = np.asarray(points, dtype=np.float64)
+    foot = heads[b] + np.clip(along, 0.0, 1.0)[:, None] * ab
+    towards = 0.5 * (heads[spine] + tails[spine]).mean(axis=0) - foot
+    towards -= (towards @ unit)[:, None] * unit
+    return stretch & (((p - foot) * towards).sum(axis=1) > 0)
+
+
 def outer_growth(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
                  sides: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
     """Per point and bone [N, B]: how much wider the capsule is there: :data:`OUTER_GROWTH` for an upper arm
@@ -234,9 +256,9 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
     if names is not None:               # arms: a wider capsule on their side away from the spine
         sides = arm_sides(points, heads, tails, names)
         score /= outer_growth(points, heads, tails, names, sides)
-        for b, (along, outer) in sides.items():
+        for b in sides:
             if bone_kind(names[b])[1] in ARMPIT_KINDS:      # the armpit and the chest beside it: torso
-                score[~outer & (along >= 0.0) & (along < ARMPIT_TO), b] = np.inf
+                score[armpit(points, heads, tails, names, b, sides[b]), b] = np.inf
     tested = limb.copy()
     if names is not None:               # feet: shoes are blocks, their soles and heels face any way
         tested &= np.array([bone_kind(n)[1] not in ("Foot", "Toes") for n in names])

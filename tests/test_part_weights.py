@@ -292,3 +292,17 @@ def test_the_armpit_beside_an_upper_arm_is_the_torsos():
     assert list(sides[2][1]) == [False, True, False]               # inner, outer, inner
     part = part_labels.assign_parts(pts, heads, tails, radii, names)
     assert list(part) == [-1, 2, 2]
+
+
+def test_the_armpit_of_an_arm_held_out_is_beneath_it():
+    # an upper arm held out sideways (T-pose): its side towards the spine is ill-defined, the armpit is the side
+    # towards the middle of the torso, beneath the arm: a point below the bone near the shoulder is torso, the
+    # points above it and in front of it are the arm's
+    names, parents = ["Hips", "Spine", "LeftUpperArm"], [None, 0, 1]
+    heads = np.array([[0, 0, 0.9], [0, 0, 1.1], [0.2, 0, 1.45]])
+    tails = np.array([[0, 0, 1.1], [0, 0, 1.45], [0.5, 0, 1.45]])
+    radii = np.array([0.0, 0.0, 0.06])
+    x = 0.2 + 0.5 * part_labels.ARMPIT_TO * 0.3
+    pts = np.array([[x, 0.0, 1.45 - 0.03], [x, 0.0, 1.45 + 0.03], [x, -0.03, 1.45]])
+    part = part_labels.assign_parts(pts, heads, tails, radii, names)
+    assert list(part) == [-1, 2, 2]
