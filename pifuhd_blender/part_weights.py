@@ -1,5 +1,6 @@
 """Skin weights by body part, without bpy: each vertex first gets a body part (:mod:`.part_labels`: a limb
-segment, or the torso/head), then weights only from the bones of that part and its parent in the skeleton.
+segment, or the torso/head; an arm that stands free of the body on camera is the arm's whatever its depth,
+:mod:`.silhouette`), then weights only from the bones of that part and its parent in the skeleton.
 
 Bone heat (Blender's automatic weights) spreads weight along the surface, so a hand resting on a hip, an arm
 against the torso or a skirt over the legs takes weight from the wrong bones. Here, between two segments of a
@@ -20,6 +21,7 @@ import numpy as np
 
 from .part_labels import (LIMB_RADIUS, assign_parts, bone_kind, centred_axes, directed_edges, leg_caps,
                           limb_radii, majority_filter, torso_islands, vertex_normals)
+from .silhouette import free_arm_parts
 from .skeleton import limit_and_normalize, segment_distances
 
 ROOT_JOIN = 1.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
@@ -188,6 +190,8 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
     radii = limb_radii(v, heads, tails, names, height, leg_caps(v, f, heads, tails, names))
     normals = vertex_normals(v, f)
     part = assign_parts(v, *centred_axes(v, normals, heads, tails, radii, names), radii, names, normals)
+    free = free_arm_parts(v, f, heads, tails, names, parents, height)   # arms clear of the body on camera
+    part = np.where(free >= 0, free, part)
     part = torso_islands(majority_filter(part, f), f)
     source = np.arange(len(v))
     if separate_parts:

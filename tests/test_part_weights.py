@@ -8,39 +8,10 @@ import pytest
 
 from pifuhd_blender import part_labels, part_split, part_weights
 from pifuhd_blender.mesh_smoothing import umbrella_smooth
+from tests.support.meshes import box_grid
 
 NAMES = ["Hips", "Spine", "LeftUpperArm", "LeftLowerArm"]
 PARENTS = [None, 0, 1, 2]
-
-
-def box_grid(lo, hi, n):
-    """Closed triangulated surface of an axis-aligned box: vertices on an n^3 lattice's surface, faces."""
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    idx = {}
-    verts, faces = [], []
-
-    def vid(i, j, k):
-        key = (i, j, k)
-        if key not in idx:
-            idx[key] = len(verts)
-            verts.append(lo + (hi - lo) * np.array([i, j, k]) / n)
-        return idx[key]
-
-    for axis in range(3):
-        for side in (0, n):
-            for a in range(n):
-                for b in range(n):
-                    def corner(da, db):
-                        c = [0, 0, 0]
-                        c[axis] = side
-                        c[(axis + 1) % 3] = a + da
-                        c[(axis + 2) % 3] = b + db
-                        return vid(*c)
-                    q = [corner(0, 0), corner(1, 0), corner(1, 1), corner(0, 1)]
-                    if side == 0:
-                        q = q[::-1]
-                    faces += [(q[0], q[1], q[2]), (q[0], q[2], q[3])]
-    return np.array(verts), np.array(faces)
 
 
 def test_limb_capsules_keep_the_torso_out():

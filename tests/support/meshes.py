@@ -184,3 +184,33 @@ def figure_mesh_large(vertices: int = 500_000) -> tuple[np.ndarray, np.ndarray]:
     """The figure with about ``vertices`` vertices (benchmarks: 500k in ~20 s on one core)."""
     spacing = 0.012 * np.sqrt(18_000 / vertices)
     return mesh_from_sdf(figure_sdf, (-0.45, -0.95, -0.25), (0.45, 0.8, 0.4), spacing, coarse=4)
+
+
+def box_grid(lo, hi, n):
+    """Closed triangulated surface of an axis-aligned box: vertices on an n^3 lattice's surface, faces."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    idx = {}
+    verts, faces = [], []
+
+    def vid(i, j, k):
+        key = (i, j, k)
+        if key not in idx:
+            idx[key] = len(verts)
+            verts.append(lo + (hi - lo) * np.array([i, j, k]) / n)
+        return idx[key]
+
+    for axis in range(3):
+        for side in (0, n):
+            for a in range(n):
+                for b in range(n):
+                    def corner(da, db):
+                        c = [0, 0, 0]
+                        c[axis] = side
+                        c[(axis + 1) % 3] = a + da
+                        c[(axis + 2) % 3] = b + db
+                        return vid(*c)
+                    q = [corner(0, 0), corner(1, 0), corner(1, 1), corner(0, 1)]
+                    if side == 0:
+                        q = q[::-1]
+                    faces += [(q[0], q[1], q[2]), (q[0], q[2], q[3])]
+    return np.array(verts), np.array(faces)
