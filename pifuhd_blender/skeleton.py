@@ -76,6 +76,8 @@ PROPORTIONS.update({MIRROR[k]: (-x, z) for k, (x, z) in list(PROPORTIONS.items()
 TORSO_POINTS = ("Nose", "Neck", "MidHip", "LShoulder", "RShoulder", "LHip", "RHip")
 LEG_BAND = 0.01  # half the height of the slice (share of the height) a knee or ankle is centred in
 LEG_GAP = 0.015  # a gap this wide (share of the height) in a slice separates one leg from the other
+FOOT_SIDEWAYS = 0.09  # heel to big toe across the image by more than this (share of the height): a foot side-on
+                      # (a foot pointing at the camera, turned out by up to 45 degrees, stays within it)
 SEARCH = 0.06  # how far (share of the height) to look for the mesh around a keypoint that misses it
 
 
@@ -383,7 +385,11 @@ def estimate_skeleton(vertices: np.ndarray, faces: np.ndarray, keypoints: np.nda
         j["hip_" + side], j["knee_" + side], j["ankle_" + side] = hip, knee, ankle
         j["ball_" + side], j["toe_" + side] = _foot(body, ankle, +1 if s == "L" else -1)
     _fix_degenerate(j, h)
-    away = _feet_point_away(body, j["ankle_l"], j["ankle_r"])
+    # a foot the photo shows pointing sideways (heel to big toe across the image) says nothing about facing
+    along = [j["ankle_" + side] for side, s in (("l", "L"), ("r", "R"))
+             if not (sources.get(s + "Heel") == sources.get(s + "BigToe") == "keypoint"
+                     and abs(pts[s + "BigToe"][0] - pts[s + "Heel"][0]) > FOOT_SIDEWAYS * h)]
+    away = _feet_point_away(body, *along)
     return Skeleton(joints=j, sources=sources, height=h, swapped_sides=swapped, faces_away=away)
 
 
@@ -391,9 +397,11 @@ def _feet_point_away(body: _Body, *ankles: np.ndarray) -> bool:
     """Whether the feet reach further behind the ankles (+Y) than in front of them: the person faced away
     from the camera. A pose detector swaps its left/right labels for people it takes to face away, which it
     also does for front views with a featureless face, so the labels cannot tell; the feet can. False when
-    no foot is found below an ankle (nothing to tell by)."""
+    no foot is found below an ankle or no ankle is given (nothing to tell by)."""
     v, h = body.v, body.height
     lead = 0.0
+    if not ankles:
+        return False
     for ankle in ankles:
         near = np.abs(v[:, 0] - ankle[0]) < 0.06 * h
         foot = v[near & (v[:, 2] < ankle[2])]

@@ -261,3 +261,22 @@ def test_a_person_facing_away_is_told(bpy, mods, clean_scene, make_person):
     arm, info = mods["rig"].rig_object(bpy.context, ob)
     assert info["faces_away"]
     assert "face away from the camera" in mods["rig"].describe(arm, info)
+
+
+def test_feet_the_photo_shows_side_on_say_nothing_about_facing(bpy, mods, clean_scene, make_person,
+                                                               analytic_person):
+    """A yoga warrior faces the camera with both feet turned sideways (heel to toe across the photo): the
+    depth of such feet tells nothing, so the feet pointing back in the mesh must not make the rig say the
+    person faces away (yoga_warrior_beach.jpg said it)."""
+    from mathutils import Matrix
+    sk = mods["skeleton"]
+    kp = analytic_person["keypoints"].copy()
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        kp[sk.KP[side + "BigToe"], 0] = kp[sk.KP[side + "Heel"], 0] + sign * 0.25   # cube units, ~0.15 h
+        kp[sk.KP[side + "BigToe"], 2] = kp[sk.KP[side + "Heel"], 2] = 0.9
+    ob, _ = make_person(keypoints=kp)
+    ob.data.transform(Matrix.Diagonal((1.0, -1.0, 1.0, 1.0)))   # the feet point away (+Y), as in the test above
+    ob.data.flip_normals()
+    arm, info = mods["rig"].rig_object(bpy.context, ob)
+    assert not info["faces_away"]
+    assert "away" not in mods["rig"].describe(arm, info)
