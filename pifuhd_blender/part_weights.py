@@ -34,7 +34,7 @@ ROOT_REACH = 0.15         # the widest band (share of the height) over which a l
 TWIST = 2.0               # the neck twists from its base (the neck bone's head) up to this many neck bones' lengths:
                           # the head bone's head lies mid-neck, the skull turns on the spine about level with the
                           # nose; above it the head turns whole
-LIMB_CLEAR = 0.02         # the head's share fades in over this share of the height from a limb's surface
+LIMB_CLEAR = 0.02         # the head's and neck's shares fade in over this share of the height from a limb's surface
 
 
 def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None], limb: np.ndarray
@@ -132,7 +132,8 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     point. Torso and head points blend their own bones by distance within ``falloff`` metres; the head's bone
     (:data:`GATED`) moves nothing below its parent's joint (the neck's, at the shoulders) and takes over along
     the neck (:func:`neck_twist`) as far as a point is the neck's or the head's, so a turned head twists the
-    neck and leaves the shoulders; a bone dropped for ``max_influences`` fades out (:func:`drop_smallest`).
+    neck and leaves the shoulders; neither it nor the neck moves torso beside a limb's root (``faces``); a bone
+    dropped for ``max_influences`` fades out (:func:`drop_smallest`).
     """
     points = np.asarray(points, dtype=np.float64)
     heads, tails = np.asarray(heads, dtype=np.float64), np.asarray(tails, dtype=np.float64)
@@ -151,15 +152,19 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     for b in gated:
         # the head turns nothing below the neck's base (the shoulders) and twists the neck, wholly from about
         # the nose's height up; only as far as a point is the neck's or the head's (not the shoulders beside
-        # the neck), and not where an arm joins the torso
+        # the neck). Neither it nor the neck reaches where a limb joins the torso: the limb's root follows
+        # only the limb's parent there, so torso points beside it that followed the neck would tear off
         share = neck_twist(points[torso], heads[parents[b]], heads[b], width)
         blend = drop_smallest(w[torso], max_influences)
         share *= (blend[:, b] + blend[:, parents[b]]) / np.maximum(blend.sum(axis=1), 1e-12)
+        clear = np.ones(len(share))
         if faces is not None and (part >= 0).any():
             from_limb = surface_distance(points, faces, part >= 0, LIMB_CLEAR * height)
-            share *= smoothstep(from_limb[torso] / (LIMB_CLEAR * height))
+            clear = smoothstep(from_limb[torso] / (LIMB_CLEAR * height))
+        share *= clear
         rest = w[torso]
         rest[:, b] = 0.0
+        rest[:, parents[b]] *= clear
         rest /= np.maximum(rest.sum(axis=1, keepdims=True), 1e-12)
         w[torso] = rest * (1.0 - share)[:, None]
         w[torso, b] = share
