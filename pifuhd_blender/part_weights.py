@@ -28,8 +28,13 @@ ROOT_JOIN = 1.0           # a limb touching the torso farther than this (capsule
 JOINT_BLEND = 0.02        # a limb segment fades in from its parent over this share of the height past the joint,
 FADE = 0.75               # or this share of the point's distance from the joint if more (a 60-degree turn moves
                           # a point by about that distance: a narrower band stretches its edges past 3x)
-GATED = ("Head",)         # torso/head bone kinds that move nothing below their parent's joint (part_weights)
+GATED = ("Head",)         # torso/head bone kinds that move nothing below their parent's joint and take over from
+                          # it along the bone (a twist, see neck_twist)
 ROOT_REACH = 0.15         # the widest band (share of the height) over which a limb fades in from the torso
+TWIST = 2.0               # the neck twists from its base (the neck bone's head) up to this many neck bones' lengths:
+                          # the head bone's head lies mid-neck, the skull turns on the spine about level with the
+                          # nose; above it the head turns whole
+LIMB_CLEAR = 0.02         # the head's and neck's shares fade in over this share of the height from a limb's surface
 
 
 def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None], limb: np.ndarray
@@ -84,6 +89,32 @@ def surface_distance(points: np.ndarray, faces: np.ndarray, sources: np.ndarray,
     return d
 
 
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 -> 1 as x goes 0 -> 1 (clipped outside), with zero slope at both ends."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def neck_twist(points: np.ndarray, base: np.ndarray, head: np.ndarray, width: float) -> np.ndarray:
+    """How far [N] (0..1) each point turns with the head: nothing below the neck's base (the neck bone's head,
+    at the shoulders), rising along the neck's axis (smoothstep) to the whole turn :data:`TWIST` neck lengths
+    (at least ``width`` metres each) above its base: a 45-degree turn, which moves a point at radius r by
+    0.77 r, is spread over twice the neck's length."""
+    axis = head - base
+    length = float(np.linalg.norm(axis))
+    along = (points - base) @ (axis / max(length, 1e-12))
+    return smoothstep(along / (TWIST * max(length, width)))
+
+
+def drop_smallest(w: np.ndarray, keep: int) -> np.ndarray:
+    """Rows [N, B] less their (keep + 1)-th largest weight, clipped at 0: at most ``keep`` bones each, and a bone
+    drops out gradually where a cut-off at the ``keep`` largest would drop it at once (two neighbouring
+    vertices with five bones each, the fifth trading places, tear apart when one of the two turns)."""
+    if w.shape[1] <= keep or not len(w):
+        return w
+    return np.maximum(w + np.partition(-w, keep, axis=1)[:, keep:keep + 1], 0.0)
+
+
 def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
                  parents: list[int | None], *, height: float, falloff: float, max_influences: int = 4,
                  part: np.ndarray | None = None, radii: np.ndarray | None = None,
@@ -99,8 +130,10 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     joint follows the child. A limb also fades in as a whole from the torso along the surface (``faces``)
     where it stays joined to it (an armpit), so no edge runs from a still torso point to a fully moving limb
     point. Torso and head points blend their own bones by distance within ``falloff`` metres; the head's bone
-    (:data:`GATED`) moves nothing below its parent's joint (the neck's, at the shoulders) and fades in along
-    the neck up to its own joint.
+    (:data:`GATED`) moves nothing below its parent's joint (the neck's, at the shoulders) and takes over along
+    the neck (:func:`neck_twist`) as far as a point is the neck's or the head's, so a turned head twists the
+    neck and leaves the shoulders; neither it nor the neck moves torso beside a limb's root (``faces``); a bone
+    dropped for ``max_influences`` fades out (:func:`drop_smallest`).
     """
     points = np.asarray(points, dtype=np.float64)
     heads, tails = np.asarray(heads, dtype=np.float64), np.asarray(tails, dtype=np.float64)
@@ -115,14 +148,28 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         d = segment_distances(points[torso], heads[~limb], tails[~limb])
         w[np.ix_(torso, ~limb)] = np.exp(-(d - d.min(axis=1, keepdims=True)) / max(falloff, 1e-9))
     width = max(blend * height, 1e-9)
-    for b in [b for b, n in enumerate(names) if bone_kind(n)[1] in GATED and parents[b] is not None]:
-        # the head turns nothing below the neck's joint (the base of the neck, the shoulders) and fades in
-        # along the neck, up to its own joint
-        base = heads[parents[b]]
-        axis = heads[b] - base
-        span = max(float(np.linalg.norm(axis)), width)
-        x = np.clip((points[torso] - base) @ (axis / max(float(np.linalg.norm(axis)), 1e-12)) / span, 0.0, 1.0)
-        w[torso, b] *= x * x * (3.0 - 2.0 * x)
+    gated = [b for b, n in enumerate(names) if bone_kind(n)[1] in GATED and parents[b] is not None]
+    for b in gated:
+        # the head turns nothing below the neck's base (the shoulders) and twists the neck, wholly from about
+        # the nose's height up; only as far as a point is the neck's or the head's (not the shoulders beside
+        # the neck). Neither it nor the neck reaches where a limb joins the torso: the limb's root follows
+        # only the limb's parent there, so torso points beside it that followed the neck would tear off
+        share = neck_twist(points[torso], heads[parents[b]], heads[b], width)
+        blend = drop_smallest(w[torso], max_influences)
+        share *= (blend[:, b] + blend[:, parents[b]]) / np.maximum(blend.sum(axis=1), 1e-12)
+        clear = np.ones(len(share))
+        if faces is not None and (part >= 0).any():
+            from_limb = surface_distance(points, faces, part >= 0, LIMB_CLEAR * height)
+            clear = smoothstep(from_limb[torso] / (LIMB_CLEAR * height))
+        share *= clear
+        rest = w[torso]
+        rest[:, b] = 0.0
+        rest[:, parents[b]] *= clear
+        rest /= np.maximum(rest.sum(axis=1, keepdims=True), 1e-12)
+        w[torso] = rest * (1.0 - share)[:, None]
+        w[torso, b] = share
+    if gated:
+        w[torso] = drop_smallest(w[torso], max_influences)
     from_torso = (surface_distance(points, faces, torso, ROOT_REACH * height) if faces is not None and torso.any()
                   else np.full(len(points), np.inf))
     def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:
@@ -131,8 +178,7 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         x = (points[rows] - heads[b]) @ normals[b]
         if joined:                                          # where the limb and the torso stay joined
             x = np.minimum(x, from_torso[rows])
-        x = np.clip(x / fade, 0.0, 1.0)
-        return x * x * (3.0 - 2.0 * x)
+        return smoothstep(x / fade)
 
     root = list(range(len(names)))                          # each limb bone's first limb bone from the torso
     for b, p in enumerate(parents):                         # parents come first
