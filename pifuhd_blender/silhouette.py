@@ -88,14 +88,6 @@ def rasterise(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> np.ndarray
     return closed | mask
 
 
-def _segment_distance_2d(points: np.ndarray, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
-    """Distance [N, B] from image-plane points [N, 2] to 2-D segments (heads, tails [B, 2])."""
-    ab = tails - heads
-    t = np.clip(((points[:, None] - heads[None]) * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-18),
-                0.0, 1.0)
-    return np.linalg.norm(points[:, None] - (heads[None] + t[..., None] * ab[None]), axis=-1)
-
-
 def _crosses_background(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, mask: np.ndarray,
                         grid: Grid) -> np.ndarray:
     """Per image-plane point [N, 2]: whether the straight line to the nearest point of the 2-D segments
@@ -117,7 +109,7 @@ def _arm_frame(points: np.ndarray, heads: np.ndarray, tails: np.ndarray) -> tupl
     """Per image-plane point [N, 2], against an arm's 2-D bones (heads, tails [3, 2], shoulder out): how far
     along the arm it lies (the upper arm's length from the shoulder: 0 at the shoulder, 1 at the elbow; past
     the upper arm, 1 or more) and its distance across, from the nearest of the bones (metres)."""
-    d = _segment_distance_2d(points, heads, tails)
+    d = segment_distances(points, heads, tails)
     ab = tails[0] - heads[0]
     t = ((points - heads[0]) @ ab) / max(float(ab @ ab), 1e-18)
     return np.where(d.argmin(axis=1) > 0, np.maximum(t, 1.0), t), d.min(axis=1)
@@ -157,7 +149,7 @@ def free_arm_parts(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
     mask = rasterise(v, f, grid)
     centres = grid.centres().reshape(-1, 2)
     h2, t2 = heads[:, [0, 2]], tails[:, [0, 2]]
-    near = (_segment_distance_2d(centres, h2, t2) <= 1.0 * size).reshape(*grid.shape, len(names))
+    near = (segment_distances(centres, h2, t2) <= 1.0 * size).reshape(*grid.shape, len(names))
     rows, cols = grid.pixels(xz)
     for side, chain in arms.items():
         if not chain:

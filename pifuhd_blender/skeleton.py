@@ -427,7 +427,8 @@ def _fix_degenerate(j: dict[str, np.ndarray], height: float) -> None:
 # ------------------------------------------------------------------------------------------- weights
 
 def segment_distances(points: np.ndarray, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
-    """Distance [N, B] from each point to each bone's segment (head -> tail)."""
+    """Distance [N, B] from each point [N, D] to each bone's segment (heads -> tails [B, D]), in any dimension
+    (the image plane's 2-D too)."""
     p = np.asarray(points, dtype=np.float64)[:, None, :]
     a = np.asarray(heads, dtype=np.float64)[None]
     ab = np.asarray(tails, dtype=np.float64)[None] - a
