@@ -7,7 +7,8 @@ radius, measured on the mesh and kept within bounds set by the body's height; na
 surface faces away from the bone (a torso or skirt the limb lies against faces the limb); islands of one part
 inside another are removed, and a piece of torso cut off from the torso's main piece is the limb's around it
 (a forearm patch outside the capsule). Shin and foot capsules are first moved in depth onto the limb's surface;
-arm capsules are wider on the arm's side away from the spine. Everything else is torso or head.
+arm capsules are wider on the arm's side away from the spine, thigh capsules towards the hip (in trousers); a
+trouser hem wider than the shoe is the shin's below the ankle. Everything else is torso or head.
 
 Frame: any, in metres (the rig uses the mesh's local frame); bones as heads/tails [B, 3] with their names
 (Humanoid or Mixamo: the part of a bone is read from its name).
@@ -46,6 +47,12 @@ OUTER_KINDS = ("UpperArm", "LowerArm")   # limb kinds with a wider capsule on th
 OUTER_GROWTH = 1.3        # how much wider there
 OUTER_FROM, OUTER_TO = 0.3, 0.75   # along which stretch of the bone (0 its head, 1 its tail)
 SPINE_KINDS = ("Hips", "Spine", "Chest", "UpperChest")   # the spine's bones ("away from the spine": outer_growth)
+THIGH_TAPER = 0.15        # thigh capsules widen from the thigh's middle to this much wider at the hip (thigh_taper)
+TAPER_CLEAR = 2.0         # but not within this many of an arm bone's capsule radii
+ARM_KINDS = ("UpperArm", "LowerArm", "Hand")
+HEM_BAND = (0.02, 0.05)   # where a trouser leg's tube is measured: this far above the ankle (share of the height)
+HEM_WIDER = 1.8           # a hem at least this many times as wide as the foot falls over the shoe (hem_over_foot)
+HEM_REACH = 1.05          # below the ankle, surface within this many of the hem's radii of its middle is the hem's
 
 
 def bone_kind(name: str) -> tuple[str, str]:
@@ -200,18 +207,43 @@ def outer_growth(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     return growth
 
 
+def thigh_taper(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
+                radii: np.ndarray) -> np.ndarray:
+    """Per point and bone [N, B]: how much wider a thigh's capsule is there: 1 from the thigh's middle down,
+    growing to 1 + :data:`THIGH_TAPER` at the hip joint (``radii`` are measured on the thigh's middle, and a
+    thigh is widest at its top: the outside of the hip in trousers was left to the torso); 1 above the hip
+    joint, within :data:`TAPER_CLEAR` radii of an arm bone (a hand or forearm resting on the hip is the
+    arm's to decide) and for other bones. Not meant for skirted legs (see :func:`leg_caps`: the garment
+    there is the hips')."""
+    growth = np.ones((len(points), len(names)))
+    p = np.asarray(points, dtype=np.float64)
+    arms = [b for b, n in enumerate(names) if bone_kind(n)[1] in ARM_KINDS and radii[b] > 0]
+    free = ((segment_distances(p, heads[arms], tails[arms]) > TAPER_CLEAR * radii[arms]).all(axis=1) if arms
+            else np.ones(len(p), bool))
+    for b, name in enumerate(names):
+        if bone_kind(name)[1] == "UpperLeg":
+            ab = tails[b] - heads[b]
+            t = ((p - heads[b]) @ ab) / max(float(ab @ ab), 1e-18)
+            growth[:, b] = np.where((t >= 0.0) & free, 1.0 + THIGH_TAPER * np.clip(1.0 - 2.0 * t, 0.0, 1.0), 1.0)
+    return growth
+
+
 def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii: np.ndarray,
-                 names: list[str] | None = None, normals: np.ndarray | None = None) -> np.ndarray:
+                 names: list[str] | None = None, normals: np.ndarray | None = None,
+                 growth: np.ndarray | None = None) -> np.ndarray:
     """Per point: the limb bone whose capsule holds it (the one it is deepest in, relative to the radius), or
     -1 for points in no limb capsule (torso and head). With the bones' ``names``, points whose nearest bone
     is a hand or foot bone also belong to it within twice its radius when the torso's bones are much farther
-    (fingers, shoe tips; not the hip a hand rests on)."""
+    (fingers, shoe tips; not the hip a hand rests on). ``growth`` [N, B]: capsules that much wider there
+    (e.g. :func:`thigh_taper`)."""
     d = segment_distances(points, heads, tails)
     limb = radii > 0
     score = np.full(d.shape, np.inf)
     score[:, limb] = d[:, limb] / radii[limb]
     if names is not None:               # arms: a wider capsule on their side away from the spine
         score /= outer_growth(points, heads, tails, names)
+    if growth is not None:
+        score /= growth
     tested = limb.copy()
     if names is not None:               # feet: shoes are blocks, their soles and heels face any way
         tested &= np.array([bone_kind(n)[1] not in ("Foot", "Toes") for n in names])
@@ -338,3 +370,46 @@ def leg_caps(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: 
         if skirted(vertices, faces, ends["Left"], ends["Right"]):
             caps[kind] = SKIRTED_RADIUS[kind]
     return caps
+
+
+def hem_over_foot(points: np.ndarray, part: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+                  names: list[str], height: float) -> np.ndarray:
+    """Labels [N] where a trouser leg that falls over the shoe is the shin's below the ankle, not the foot's.
+    Per leg (Z up): the trouser leg's tube is measured just above the ankle (the shin's points in
+    :data:`HEM_BAND`: the middle of their horizontal extent, radius their 95th percentile distance from it)
+    and the foot's half-width ahead of it (below the ankle, towards the toe). When the tube is at least
+    :data:`HEM_WIDER` times as wide, the hem hangs over the shoe (wide or loose trousers), and the foot's
+    points within :data:`HEM_REACH` of its radii of its middle (horizontally) are the hem's: the shin's. A
+    leg, a skirted leg or fitted trousers end at about the shoe's width (1.0-1.5 times measured), so their
+    shoes stay the foot's. ``part``: per point its limb bone or -1, the ankle already decided (the foot's
+    points below or past the ankle)."""
+    part = np.array(part, copy=True)
+    p = np.asarray(points, dtype=np.float64)
+    for side in ("Left", "Right"):
+        bones = {bone_kind(n)[1]: b for b, n in enumerate(names) if bone_kind(n)[0] == side}
+        if not all(k in bones for k in ("LowerLeg", "Foot", "Toes")):
+            continue
+        shin, foot, toes = bones["LowerLeg"], bones["Foot"], bones["Toes"]
+        ankle = heads[foot]
+        lo, hi = ankle[2] + HEM_BAND[0] * height, ankle[2] + HEM_BAND[1] * height
+        band = p[(part == shin) & (p[:, 2] > lo) & (p[:, 2] < hi), :2]
+        if len(band) < 8:
+            continue
+        middle = 0.5 * (band.min(axis=0) + band.max(axis=0))
+        radius = float(np.percentile(np.linalg.norm(band - middle, axis=1), 95))
+        ahead = tails[toes][:2] - middle                   # along the foot, horizontally
+        length = float(np.linalg.norm(ahead))
+        if length < 1e-9:
+            continue
+        ahead /= length
+        along = (p[:, :2] - middle) @ ahead
+        across = (p[:, :2] - middle) @ np.array([-ahead[1], ahead[0]])
+        of_foot = np.isin(part, (foot, toes))
+        free = of_foot & (p[:, 2] < ankle[2]) & (along > 1.2 * radius) & (along < length)
+        if free.sum() < 10:
+            continue
+        half_width = 0.5 * float(np.percentile(across[free], 98) - np.percentile(across[free], 2))
+        if radius < HEM_WIDER * half_width:
+            continue
+        part[of_foot & (np.linalg.norm(p[:, :2] - middle, axis=1) <= HEM_REACH * radius)] = shin
+    return part

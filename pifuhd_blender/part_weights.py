@@ -3,12 +3,13 @@ segment, or the torso/head), then weights only from the bones of that part and i
 
 Bone heat (Blender's automatic weights) spreads weight along the surface, so a hand resting on a hip, an arm
 against the torso or a skirt over the legs takes weight from the wrong bones. Here, between two segments of a
-limb the joint's plane decides (it bisects an elbow or knee). A segment's vertices are its bone's alone but for
+limb the joint's plane decides (it bisects an elbow or knee; below the ankle the plane across the shin gives the
+heel to the foot; a thigh's plane at the hip rises outwards). A segment's vertices are its bone's alone but for
 a band past the plane at its head, where the segment fades in from its parent (smoothstep over a band that
 widens with the distance from the joint, so a 60-degree turn stretches no edge past 3x); where a limb stays
 joined to the torso it also fades in along the surface from the torso's vertices. Nothing on the parent's side
-of a joint follows the child: the torso never carries limb weight. Touching parts that are not joined are cut
-apart first (:func:`separate`, ``part_split``).
+of a joint follows the child (but for the top of a thigh at the side of the hip): the torso never carries limb
+weight. Touching parts that are not joined are cut apart first (:func:`separate`, ``part_split``).
 
 Frame: any, in metres (the rig uses the mesh's local frame); bones as heads/tails [B, 3] with their names
 (Humanoid or Mixamo: the part of a bone is read from its name). Measured against exact re-posed truth in
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .part_labels import (LIMB_RADIUS, assign_parts, bone_kind, centred_axes, directed_edges, leg_caps,
-                          limb_radii, majority_filter, torso_islands, vertex_normals)
+from .part_labels import (LIMB_RADIUS, assign_parts, bone_kind, centred_axes, directed_edges, hem_over_foot,
+                          leg_caps, limb_radii, majority_filter, thigh_taper, torso_islands, vertex_normals)
 from .skeleton import limit_and_normalize, segment_distances
 
 ROOT_JOIN = 1.0           # a limb touching the torso farther than this (capsule radii) from its root joint is cut
@@ -28,6 +29,9 @@ FADE = 0.75               # or this share of the point's distance from the joint
                           # a point by about that distance: a narrower band stretches its edges past 3x)
 GATED = ("Head",)         # torso/head bone kinds that move nothing below their parent's joint (part_weights)
 ROOT_REACH = 0.15         # the widest band (share of the height) over which a limb fades in from the torso
+HIP_TILT = 0.5            # a thigh's plane at the hip rises this much per unit of distance outwards (beyond_joint)
+HIP_LEAD = 0.25           # a thigh fades in from the hips over a band that begins this share of its width
+                          # before that plane (the side of the hip turns with the thigh; part_weights)
 
 
 def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None], limb: np.ndarray
@@ -46,9 +50,50 @@ def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None
     return n
 
 
-def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray, normals: np.ndarray,
-                    parents: list[int | None], limb: np.ndarray) -> np.ndarray:
-    """Within each limb, the part [N] decided by the joint planes (see :func:`joint_normals`) instead of the
+def leg_planes(heads: np.ndarray, tails: np.ndarray, names: list[str], parents: list[int | None],
+               normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The legs' second planes and tilted planes (see :func:`beyond_joint`): (across [B, 3], tilted [B, 3]).
+    ``across``: for a foot bone the shin's direction (a plane across the shin through the ankle), else 0.
+    ``tilted``: for a thigh bone whose parent is a torso bone, its plane's normal (``normals``) tilted
+    outwards by :data:`HIP_TILT` (away from the parent's head, horizontally; Z up), else ``normals``."""
+    across = np.zeros_like(normals)
+    tilted = np.array(normals, dtype=np.float64, copy=True)
+    for b, name in enumerate(names):
+        kind, p = bone_kind(name)[1], parents[b]
+        if p is None:
+            continue
+        if kind == "Foot":
+            d = tails[p] - heads[p]
+            across[b] = d / max(float(np.linalg.norm(d)), 1e-12)
+        elif kind == "UpperLeg" and bone_kind(names[p])[1] not in LIMB_RADIUS:
+            out = heads[b] - heads[p]
+            out[2] = 0.0
+            out = out - (out @ normals[b]) * normals[b]
+            if np.linalg.norm(out) > 1e-9:
+                n = normals[b] + HIP_TILT * out / np.linalg.norm(out)
+                tilted[b] = n / np.linalg.norm(n)
+    return across, tilted
+
+
+def beyond_joint(points: np.ndarray, b: int, heads: np.ndarray, planes: tuple[np.ndarray, np.ndarray]
+                 ) -> np.ndarray:
+    """How far [N] (metres) each point lies past bone b's joint plane, into the bone (negative before it).
+    ``planes``: :func:`leg_planes`. Most joints have one plane (:func:`joint_normals`); a foot is also past
+    the plane across the shin through the ankle (the heel and the back of a shoe below the ankle are the
+    foot's: the plane bisecting shin and foot gives them to the shin), and a thigh's plane rises towards the
+    outside of the hip (the crease of the groin in front, the fold below the buttock behind, both higher at
+    the side; level, the outside of the hip in trousers was the torso's)."""
+    across, tilted = planes
+    x = (points - heads[b]) @ tilted[b]
+    if across[b].any():
+        x = np.maximum(x, (points - heads[b]) @ across[b])
+    return x
+
+
+def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray,
+                    planes: tuple[np.ndarray, np.ndarray], parents: list[int | None], limb: np.ndarray
+                    ) -> np.ndarray:
+    """Within each limb, the part [N] decided by the joint planes (see :func:`beyond_joint`) instead of the
     capsules: a point of a segment or its child belongs to the child beyond the plane through the child's
     head, to the parent before it (capsules overlap around elbows and knees)."""
     part = np.array(part, copy=True)
@@ -56,7 +101,7 @@ def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray, nor
         if p is None or not (limb[c] and limb[p]):
             continue
         rows = (part == c) | (part == p)
-        beyond = (points[rows] - heads[c]) @ normals[c] > 0
+        beyond = beyond_joint(points[rows], c, heads, planes) > 0
         part[np.flatnonzero(rows)] = np.where(beyond, c, p)
     return part
 
@@ -92,9 +137,11 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     points [N, 3]; heads, tails [B, 3]; names and parents (index or None) per bone; ``height`` of the person.
     ``part``: per point the limb bone it belongs to or -1 (see :func:`assign_parts`), computed when not
     given. A limb point is its bone's alone, but for a band past the joint plane at the bone's head (see
-    :func:`joint_normals`), ``blend`` times the height wide or :data:`FADE` times the point's distance from
+    :func:`beyond_joint`), ``blend`` times the height wide or :data:`FADE` times the point's distance from
     the joint if more, where it fades in from the parent (smoothstep): nothing on the parent's side of a
-    joint follows the child. A limb also fades in as a whole from the torso along the surface (``faces``)
+    joint follows the child, but for a thigh's points just above the hip's plane (its band begins
+    :data:`HIP_LEAD` of its width before the plane; the torso's points never follow a limb). A trouser hem
+    over the shoe is the shin's (:func:`hem_over_foot`). A limb also fades in as a whole from the torso along the surface (``faces``)
     where it stays joined to it (an armpit), so no edge runs from a still torso point to a fully moving limb
     point. Torso and head points blend their own bones by distance within ``falloff`` metres; the head's bone
     (:data:`GATED`) moves nothing below its parent's joint (the neck's, at the shoulders) and fades in along
@@ -106,7 +153,9 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         part = assign_parts(points, heads, tails, limb_radii(points, heads, tails, names, height))
     limb = np.array([bone_kind(n)[1] in LIMB_RADIUS for n in names])
     normals = joint_normals(heads, tails, parents, limb)
-    part = split_at_joints(points, part, heads, normals, parents, limb)
+    planes = leg_planes(heads, tails, names, parents, normals)
+    part = hem_over_foot(points, split_at_joints(points, part, heads, planes, parents, limb), heads, tails,
+                         names, height)
     w = np.zeros((len(points), len(names)))
     torso = part < 0
     if torso.any():
@@ -123,10 +172,15 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         w[torso, b] *= x * x * (3.0 - 2.0 * x)
     from_torso = (surface_distance(points, faces, torso, ROOT_REACH * height) if faces is not None and torso.any()
                   else np.full(len(points), np.inf))
+    lead = np.array([bone_kind(n)[1] == "UpperLeg" and p is not None and not limb[p]
+                     for n, p in zip(names, parents)])
+
     def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:
         """0 -> 1 past bone b's joint plane (smoothstep) over a band widening with the distance from it."""
         fade = np.clip(FADE * np.linalg.norm(points[rows] - heads[b], axis=1), width, ROOT_REACH * height)
-        x = (points[rows] - heads[b]) @ normals[b]
+        x = beyond_joint(points[rows], b, heads, planes)
+        if lead[b]:                                         # a thigh from the hips
+            x = x + HIP_LEAD * fade
         if joined:                                          # where the limb and the torso stay joined
             x = np.minimum(x, from_torso[rows])
         x = np.clip(x / fade, 0.0, 1.0)
@@ -185,9 +239,11 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
     Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies, weights [V', B])."""
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    radii = limb_radii(v, heads, tails, names, height, leg_caps(v, f, heads, tails, names))
+    caps = leg_caps(v, f, heads, tails, names)
+    radii = limb_radii(v, heads, tails, names, height, caps)
     normals = vertex_normals(v, f)
-    part = assign_parts(v, *centred_axes(v, normals, heads, tails, radii, names), radii, names, normals)
+    taper = None if "UpperLeg" in caps else thigh_taper(v, heads, tails, names, radii)
+    part = assign_parts(v, *centred_axes(v, normals, heads, tails, radii, names), radii, names, normals, taper)
     part = torso_islands(majority_filter(part, f), f)
     source = np.arange(len(v))
     if separate_parts:
