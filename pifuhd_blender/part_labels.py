@@ -375,11 +375,12 @@ def leg_caps(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: 
 def hem_over_foot(points: np.ndarray, part: np.ndarray, heads: np.ndarray, tails: np.ndarray,
                   names: list[str], height: float) -> np.ndarray:
     """Labels [N] where a trouser leg that falls over the shoe is the shin's below the ankle, not the foot's.
-    Per leg (Z up): the trouser leg's tube is measured just above the ankle (the shin's points in
-    :data:`HEM_BAND`: the middle of their horizontal extent, radius their 95th percentile distance from it)
-    and the foot's half-width ahead of it (below the ankle, towards the toe). When the tube is at least
-    :data:`HEM_WIDER` times as wide, the hem hangs over the shoe (wide or loose trousers), and the foot's
-    points within :data:`HEM_REACH` of its radii of its middle (horizontally) are the hem's: the shin's. A
+    Per leg, across the shin (in the plane normal to its bone): the trouser leg's tube is measured just above
+    the ankle (the shin's points in :data:`HEM_BAND`: the middle of their extent, radius their 95th
+    percentile distance from it) and the foot's half-width ahead of it (below the ankle, towards the toe).
+    When the tube is at least :data:`HEM_WIDER` times as wide, the hem hangs over the shoe (wide or loose
+    trousers), and the foot's points within :data:`HEM_REACH` of its radii of its middle are the hem's: the
+    shin's. A
     leg, a skirted leg or fitted trousers end at about the shoe's width (1.0-1.5 times measured), so their
     shoes stay the foot's. ``part``: per point its limb bone or -1, the ankle already decided (the foot's
     points below or past the ankle)."""
@@ -391,25 +392,33 @@ def hem_over_foot(points: np.ndarray, part: np.ndarray, heads: np.ndarray, tails
             continue
         shin, foot, toes = bones["LowerLeg"], bones["Foot"], bones["Toes"]
         ankle = heads[foot]
-        lo, hi = ankle[2] + HEM_BAND[0] * height, ankle[2] + HEM_BAND[1] * height
-        band = p[(part == shin) & (p[:, 2] > lo) & (p[:, 2] < hi), :2]
+        down = tails[shin] - heads[shin]                    # the shin's direction, knee to ankle
+        if np.linalg.norm(down) < 1e-9:
+            continue
+        down /= np.linalg.norm(down)
+        side_1 = np.cross(down, [1.0, 0.0, 0.0] if abs(down[0]) < 0.9 else [0.0, 1.0, 0.0])
+        side_1 /= np.linalg.norm(side_1)
+        across_shin = np.c_[side_1, np.cross(down, side_1)]  # [3, 2]: the plane across the shin
+        above = (ankle - p) @ down                          # height above the ankle, along the shin
+        flat = p @ across_shin                              # [N, 2] positions across the shin
+        band = flat[(part == shin) & (above > HEM_BAND[0] * height) & (above < HEM_BAND[1] * height)]
         if len(band) < 8:
             continue
         middle = 0.5 * (band.min(axis=0) + band.max(axis=0))
         radius = float(np.percentile(np.linalg.norm(band - middle, axis=1), 95))
-        ahead = tails[toes][:2] - middle                   # along the foot, horizontally
+        ahead = tails[toes] @ across_shin - middle          # towards the toe, across the shin
         length = float(np.linalg.norm(ahead))
         if length < 1e-9:
             continue
         ahead /= length
-        along = (p[:, :2] - middle) @ ahead
-        across = (p[:, :2] - middle) @ np.array([-ahead[1], ahead[0]])
+        along = (flat - middle) @ ahead
+        across = (flat - middle) @ np.array([-ahead[1], ahead[0]])
         of_foot = np.isin(part, (foot, toes))
-        free = of_foot & (p[:, 2] < ankle[2]) & (along > 1.2 * radius) & (along < length)
+        free = of_foot & (above < 0.0) & (along > 1.2 * radius) & (along < length)
         if free.sum() < 10:
             continue
         half_width = 0.5 * float(np.percentile(across[free], 98) - np.percentile(across[free], 2))
         if radius < HEM_WIDER * half_width:
             continue
-        part[of_foot & (np.linalg.norm(p[:, :2] - middle, axis=1) <= HEM_REACH * radius)] = shin
+        part[of_foot & (np.linalg.norm(flat - middle, axis=1) <= HEM_REACH * radius)] = shin
     return part
