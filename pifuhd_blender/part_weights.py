@@ -8,8 +8,8 @@ heel to the foot; a thigh's plane at the hip rises outwards). A segment's vertic
 a band past the plane at its head, where the segment fades in from its parent (smoothstep over a band that
 widens with the distance from the joint, so a 60-degree turn stretches no edge past 3x); where a limb stays
 joined to the torso it also fades in along the surface from the torso's vertices. Nothing on the parent's side
-of a joint follows the child (but for the top of a thigh at the side of the hip): the torso never carries limb
-weight. Touching parts that are not joined are cut apart first (:func:`separate`, ``part_split``).
+of a joint follows the child: the torso never carries limb weight. Touching parts that are not joined are cut
+apart first (:func:`separate`, ``part_split``).
 
 Frame: any, in metres (the rig uses the mesh's local frame); bones as heads/tails [B, 3] with their names
 (Humanoid or Mixamo: the part of a bone is read from its name). Measured against exact re-posed truth in
@@ -29,9 +29,7 @@ FADE = 0.75               # or this share of the point's distance from the joint
                           # a point by about that distance: a narrower band stretches its edges past 3x)
 GATED = ("Head",)         # torso/head bone kinds that move nothing below their parent's joint (part_weights)
 ROOT_REACH = 0.15         # the widest band (share of the height) over which a limb fades in from the torso
-HIP_TILT = 0.5            # a thigh's plane at the hip rises this much per unit of distance outwards (beyond_joint)
-HIP_LEAD = 0.25           # a thigh fades in from the hips over a band that begins this share of its width
-                          # before that plane (the side of the hip turns with the thigh; part_weights)
+HIP_TILT = 0.3            # a thigh's plane at the hip rises this much per unit of distance outwards (beyond_joint)
 
 
 def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None], limb: np.ndarray
@@ -106,6 +104,15 @@ def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray,
     return part
 
 
+def limb_parts(points: np.ndarray, part: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
+               parents: list[int | None], height: float, planes: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The part [N] of each point within its limb: split at the joints' ``planes`` (:func:`split_at_joints`),
+    then a trouser hem over the shoe the shin's (:func:`hem_over_foot`)."""
+    limb = np.array([bone_kind(n)[1] in LIMB_RADIUS for n in names])
+    return hem_over_foot(points, split_at_joints(points, part, heads, planes, parents, limb), heads, tails,
+                         names, height)
+
+
 def surface_distance(points: np.ndarray, faces: np.ndarray, sources: np.ndarray, reach: float) -> np.ndarray:
     """Distance [N] (metres) from the ``sources`` (boolean [N]) along the mesh's edges, up to ``reach``
     (farther: inf). Edge relaxation in numpy (no scipy in Blender), as many rounds as the reach needs."""
@@ -130,7 +137,7 @@ def surface_distance(points: np.ndarray, faces: np.ndarray, sources: np.ndarray,
 def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
                  parents: list[int | None], *, height: float, falloff: float, max_influences: int = 4,
                  part: np.ndarray | None = None, radii: np.ndarray | None = None,
-                 faces: np.ndarray | None = None, blend: float = JOINT_BLEND
+                 faces: np.ndarray | None = None, blend: float = JOINT_BLEND, split: bool = True
                  ) -> np.ndarray:
     """Skin weights [N, B] float32, rows summing to 1 with at most ``max_influences`` bones.
 
@@ -139,13 +146,12 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     given. A limb point is its bone's alone, but for a band past the joint plane at the bone's head (see
     :func:`beyond_joint`), ``blend`` times the height wide or :data:`FADE` times the point's distance from
     the joint if more, where it fades in from the parent (smoothstep): nothing on the parent's side of a
-    joint follows the child, but for a thigh's points just above the hip's plane (its band begins
-    :data:`HIP_LEAD` of its width before the plane; the torso's points never follow a limb). A trouser hem
-    over the shoe is the shin's (:func:`hem_over_foot`). A limb also fades in as a whole from the torso along the surface (``faces``)
-    where it stays joined to it (an armpit), so no edge runs from a still torso point to a fully moving limb
-    point. Torso and head points blend their own bones by distance within ``falloff`` metres; the head's bone
+    joint follows the child. A trouser hem over the shoe is the shin's (:func:`hem_over_foot`). A limb also
+    fades in as a whole from the torso along the surface (``faces``) where it stays joined to it (an
+    armpit), so no edge runs from a still torso point to a fully moving limb point. Torso and head points blend their own bones by distance within ``falloff`` metres; the head's bone
     (:data:`GATED`) moves nothing below its parent's joint (the neck's, at the shoulders) and fades in along
-    the neck up to its own joint.
+    the neck up to its own joint. ``split``: whether ``part`` is still to be split at the joints
+    (:func:`limb_parts`; :func:`body_part_skin` splits before it cuts the mesh).
     """
     points = np.asarray(points, dtype=np.float64)
     heads, tails = np.asarray(heads, dtype=np.float64), np.asarray(tails, dtype=np.float64)
@@ -154,8 +160,8 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     limb = np.array([bone_kind(n)[1] in LIMB_RADIUS for n in names])
     normals = joint_normals(heads, tails, parents, limb)
     planes = leg_planes(heads, tails, names, parents, normals)
-    part = hem_over_foot(points, split_at_joints(points, part, heads, planes, parents, limb), heads, tails,
-                         names, height)
+    if split:
+        part = limb_parts(points, part, heads, tails, names, parents, height, planes)
     w = np.zeros((len(points), len(names)))
     torso = part < 0
     if torso.any():
@@ -172,15 +178,11 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         w[torso, b] *= x * x * (3.0 - 2.0 * x)
     from_torso = (surface_distance(points, faces, torso, ROOT_REACH * height) if faces is not None and torso.any()
                   else np.full(len(points), np.inf))
-    lead = np.array([bone_kind(n)[1] == "UpperLeg" and p is not None and not limb[p]
-                     for n, p in zip(names, parents)])
 
     def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:
         """0 -> 1 past bone b's joint plane (smoothstep) over a band widening with the distance from it."""
         fade = np.clip(FADE * np.linalg.norm(points[rows] - heads[b], axis=1), width, ROOT_REACH * height)
         x = beyond_joint(points[rows], b, heads, planes)
-        if lead[b]:                                         # a thigh from the hips
-            x = x + HIP_LEAD * fade
         if joined:                                          # where the limb and the torso stay joined
             x = np.minimum(x, from_torso[rows])
         x = np.clip(x / fade, 0.0, 1.0)
@@ -207,16 +209,20 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
 
 
 def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
-             parents: list[int | None], radii: np.ndarray, part: np.ndarray
+             parents: list[int | None], radii: np.ndarray, part: np.ndarray,
+             planes: tuple[np.ndarray, np.ndarray] | None = None, reach: float = 0.0
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cut the mesh where body parts that are not joined in the skeleton touch, and close each side (see
     ``part_split.split_parts``): a limb touches the torso only around its root joint (an arm lying against
-    the torso, a thigh against a skirt are cut), two limb segments only when one is the other's parent.
+    the torso, a thigh against a skirt are cut), two limb segments only when one is the other's parent, and
+    with the joints' ``planes`` (:func:`leg_planes`; ``part`` already split at them) only within ``reach``
+    metres of the child's plane (a trouser hem hanging over the shoe, :func:`hem_over_foot`, is cut from it).
     ``part``: per vertex its limb bone or -1 (:func:`assign_parts`). Returns (vertices [V', 3], faces [F', 3],
     source [V'] original vertex of each, part [V'] limb bone or -1)."""
     from .part_split import split_parts
 
     limb = radii > 0
+    points = np.asarray(vertices, dtype=np.float64)
 
     def joined(a: int, b: int, at: int) -> bool:
         if a == b:
@@ -225,7 +231,10 @@ def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: 
             bone = max(a, b)
             root = parents[bone] is not None and not limb[parents[bone]]
             return root and np.linalg.norm(vertices[at] - heads[bone]) < ROOT_JOIN * radii[bone]
-        return parents[a] == b or parents[b] == a
+        if parents[a] != b and parents[b] != a:
+            return False
+        child = a if parents[a] == b else b
+        return planes is None or abs(float(beyond_joint(points[at][None], child, heads, planes)[0])) <= reach
 
     return split_parts(vertices, faces, part, joined)
 
@@ -234,8 +243,9 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
                    names: list[str], parents: list[int | None], *, height: float, falloff: float,
                    max_influences: int = 4, separate_parts: bool = True
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The rig's body-part skin (no bpy): leg capsules narrowed under a skirt, the mesh cut where parts that
-    are not joined touch (``separate_parts``), weights by part. Frame: the mesh's (metres, Z up, facing -Y).
+    """The rig's body-part skin (no bpy): leg capsules narrowed under a skirt (else thighs widening towards
+    the hip), parts split at the joints, the mesh cut where parts that are not joined touch
+    (``separate_parts``; a trouser hem from the shoe under it), weights by part. Frame: the mesh's (metres, Z up, facing -Y).
     Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies, weights [V', B])."""
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
@@ -245,10 +255,13 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
     taper = None if "UpperLeg" in caps else thigh_taper(v, heads, tails, names, radii)
     part = assign_parts(v, *centred_axes(v, normals, heads, tails, radii, names), radii, names, normals, taper)
     part = torso_islands(majority_filter(part, f), f)
+    limb = radii > 0
+    planes = leg_planes(heads, tails, names, parents, joint_normals(heads, tails, parents, limb))
+    part = limb_parts(v, part, heads, tails, names, parents, height, planes)
     source = np.arange(len(v))
     if separate_parts:
-        v, f, source, part = separate(v, f, heads, tails, parents, radii, part)
+        v, f, source, part = separate(v, f, heads, tails, parents, radii, part, planes, JOINT_BLEND * height)
         part = torso_islands(part, f)           # pieces the cut left without torso around them
     w = part_weights(v, heads, tails, names, parents, height=height, falloff=falloff,
-                     max_influences=max_influences, part=part, radii=radii, faces=f)
+                     max_influences=max_influences, part=part, radii=radii, faces=f, split=False)
     return v, f, source, w
