@@ -148,9 +148,10 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     the joint if more, where it fades in from the parent (smoothstep): nothing on the parent's side of a
     joint follows the child. A trouser hem over the shoe is the shin's (:func:`hem_over_foot`). A limb also
     fades in as a whole from the torso along the surface (``faces``) where it stays joined to it (an
-    armpit), so no edge runs from a still torso point to a fully moving limb point. Torso and head points blend their own bones by distance within ``falloff`` metres; the head's bone
-    (:data:`GATED`) moves nothing below its parent's joint (the neck's, at the shoulders) and fades in along
-    the neck up to its own joint. ``split``: whether ``part`` is still to be split at the joints
+    armpit), so no edge runs from a still torso point to a fully moving limb point. Torso and head points
+    blend their own bones by distance within ``falloff`` metres; the head's bone (:data:`GATED`) moves
+    nothing below its parent's joint (the neck's, at the shoulders) and fades in along the neck up to its own
+    joint. ``split``: whether ``part`` is still to be split at the joints
     (:func:`limb_parts`; :func:`body_part_skin` splits before it cuts the mesh).
     """
     points = np.asarray(points, dtype=np.float64)
@@ -245,8 +246,8 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The rig's body-part skin (no bpy): leg capsules narrowed under a skirt (else thighs widening towards
     the hip), parts split at the joints, the mesh cut where parts that are not joined touch
-    (``separate_parts``; a trouser hem from the shoe under it), weights by part. Frame: the mesh's (metres, Z up, facing -Y).
-    Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies, weights [V', B])."""
+    (``separate_parts``; a trouser hem from the shoe under it), weights by part. Frame: the mesh's (metres,
+    Z up, facing -Y). Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies, weights [V', B])."""
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     caps = leg_caps(v, f, heads, tails, names)
