@@ -247,7 +247,8 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
     """The rig's body-part skin (no bpy): leg capsules narrowed under a skirt (else thighs widening towards
     the hip), parts split at the joints, the mesh cut where parts that are not joined touch
     (``separate_parts``; a trouser hem from the shoe under it), weights by part. Frame: the mesh's (metres,
-    Z up, facing -Y). Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies, weights [V', B])."""
+    Z up, facing -Y). Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies,
+    weights [V', B])."""
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     caps = leg_caps(v, f, heads, tails, names)
