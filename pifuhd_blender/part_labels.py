@@ -8,7 +8,8 @@ surface faces away from the bone (a torso or skirt the limb lies against faces t
 inside another are removed, and a piece of torso cut off from the torso's main piece is the limb's around it
 (a forearm patch outside the capsule). Shin and foot capsules are first moved in depth onto the limb's surface;
 arm capsules are wider on the arm's side away from the spine, and an upper arm's leaves out the armpit (its
-side towards the spine just below the shoulder). Everything else is torso or head.
+side towards the spine just below the shoulder); thigh capsules are wider towards the hip (in trousers); a
+trouser hem wider than the shoe is the shin's below the ankle. Everything else is torso or head.
 
 Frame: any, in metres (the rig uses the mesh's local frame); bones as heads/tails [B, 3] with their names
 (Humanoid or Mixamo: the part of a bone is read from its name).
@@ -52,6 +53,12 @@ ARMPIT_DOWN = 30.0        # degrees: an upper arm pointing further down than thi
 ARMPIT_TO = 0.3           # down to this share of the bone from its head (below the joint; above it the joint
                           # plane's fade already leaves the torso heaviest, and the top of the shoulder by the
                           # neck would take the head's weight as torso)
+THIGH_TAPER = 0.15        # thigh capsules widen from the thigh's middle to this much wider at the hip (thigh_taper)
+TAPER_CLEAR = 2.0         # but not within this many of an arm bone's capsule radii
+ARM_KINDS = ("UpperArm", "LowerArm", "Hand")   # an arm's bones, from the shoulder out
+HEM_BAND = (0.02, 0.05)   # where a trouser leg's tube is measured: this far above the ankle (share of the height)
+HEM_WIDER = 1.8           # a hem at least this many times as wide as the foot falls over the shoe (hem_over_foot)
+HEM_REACH = 1.05          # below the ankle, surface within this many of the hem's radii of its middle is the hem's
 
 
 def bone_kind(name: str) -> tuple[str, str]:
@@ -239,8 +246,30 @@ def outer_growth(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     return growth
 
 
+def thigh_taper(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
+                radii: np.ndarray) -> np.ndarray:
+    """Per point and bone [N, B]: how much wider a thigh's capsule is there: 1 from the thigh's middle down,
+    growing to 1 + :data:`THIGH_TAPER` at the hip joint (``radii`` are measured on the thigh's middle, and a
+    thigh is widest at its top: the outside of the hip in trousers was left to the torso); 1 above the hip
+    joint, within :data:`TAPER_CLEAR` radii of an arm bone (a hand or forearm resting on the hip is the
+    arm's to decide) and for other bones. Not meant for skirted legs (see :func:`leg_caps`: the garment
+    there is the hips')."""
+    growth = np.ones((len(points), len(names)))
+    p = np.asarray(points, dtype=np.float64)
+    arms = [b for b, n in enumerate(names) if bone_kind(n)[1] in ARM_KINDS and radii[b] > 0]
+    free = ((segment_distances(p, heads[arms], tails[arms]) > TAPER_CLEAR * radii[arms]).all(axis=1) if arms
+            else np.ones(len(p), bool))
+    for b, name in enumerate(names):
+        if bone_kind(name)[1] == "UpperLeg":
+            ab = tails[b] - heads[b]
+            t = ((p - heads[b]) @ ab) / max(float(ab @ ab), 1e-18)
+            growth[:, b] = np.where((t >= 0.0) & free, 1.0 + THIGH_TAPER * np.clip(1.0 - 2.0 * t, 0.0, 1.0), 1.0)
+    return growth
+
+
 def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii: np.ndarray,
-                 names: list[str] | None = None, normals: np.ndarray | None = None) -> np.ndarray:
+                 names: list[str] | None = None, normals: np.ndarray | None = None,
+                 growth: np.ndarray | None = None) -> np.ndarray:
     """Per point: the limb bone whose capsule holds it (the one it is deepest in, relative to the radius), or
     -1 for points in no limb capsule (torso and head). With the bones' ``names``, points whose nearest bone
     is a hand or foot bone also belong to it within twice its radius when the torso's bones are much farther
@@ -248,7 +277,8 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
     the spine from the shoulder's joint down to :data:`ARMPIT_TO` of the bone (:data:`ARMPIT_KINDS`): there
     the arm joins the torso, and what lies in the capsule is the armpit and the chest or back beside it,
     which a raised arm leaves in place (benchmarks/rig_diagnosis.py: 7 generated people, inner side of the
-    upper arm above a quarter of the bone: about 210 torso vertices to 5 of arm)."""
+    upper arm above a quarter of the bone: about 210 torso vertices to 5 of arm). ``growth`` [N, B]:
+    capsules that much wider there (e.g. :func:`thigh_taper`)."""
     d = segment_distances(points, heads, tails)
     limb = radii > 0
     score = np.full(d.shape, np.inf)
@@ -259,6 +289,8 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
         for b in sides:
             if bone_kind(names[b])[1] in ARMPIT_KINDS:      # the armpit and the chest beside it: torso
                 score[armpit(points, heads, tails, names, b, sides[b]), b] = np.inf
+    if growth is not None:
+        score /= growth
     tested = limb.copy()
     if names is not None:               # feet: shoes are blocks, their soles and heels face any way
         tested &= np.array([bone_kind(n)[1] not in ("Foot", "Toes") for n in names])
@@ -385,3 +417,55 @@ def leg_caps(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: 
         if skirted(vertices, faces, ends["Left"], ends["Right"]):
             caps[kind] = SKIRTED_RADIUS[kind]
     return caps
+
+
+def hem_over_foot(points: np.ndarray, part: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+                  names: list[str], height: float) -> np.ndarray:
+    """Labels [N] where a trouser leg that falls over the shoe is the shin's below the ankle, not the foot's.
+    Per leg, across the shin (in the plane normal to its bone): the trouser leg's tube is measured just above
+    the ankle (the shin's points in :data:`HEM_BAND`: the middle of their extent, radius their 95th
+    percentile distance from it) and the foot's half-width ahead of it (below the ankle, towards the toe).
+    When the tube is at least :data:`HEM_WIDER` times as wide, the hem hangs over the shoe (wide or loose
+    trousers), and the foot's points within :data:`HEM_REACH` of its radii of its middle are the hem's: the
+    shin's. A
+    leg, a skirted leg or fitted trousers end at about the shoe's width (1.0-1.5 times measured), so their
+    shoes stay the foot's. ``part``: per point its limb bone or -1, the ankle already decided (the foot's
+    points below or past the ankle)."""
+    part = np.array(part, copy=True)
+    p = np.asarray(points, dtype=np.float64)
+    for side in ("Left", "Right"):
+        bones = {bone_kind(n)[1]: b for b, n in enumerate(names) if bone_kind(n)[0] == side}
+        if not all(k in bones for k in ("LowerLeg", "Foot", "Toes")):
+            continue
+        shin, foot, toes = bones["LowerLeg"], bones["Foot"], bones["Toes"]
+        ankle = heads[foot]
+        down = tails[shin] - heads[shin]                    # the shin's direction, knee to ankle
+        if np.linalg.norm(down) < 1e-9:
+            continue
+        down /= np.linalg.norm(down)
+        side_1 = np.cross(down, [1.0, 0.0, 0.0] if abs(down[0]) < 0.9 else [0.0, 1.0, 0.0])
+        side_1 /= np.linalg.norm(side_1)
+        across_shin = np.c_[side_1, np.cross(down, side_1)]  # [3, 2]: the plane across the shin
+        above = (ankle - p) @ down                          # height above the ankle, along the shin
+        flat = p @ across_shin                              # [N, 2] positions across the shin
+        band = flat[(part == shin) & (above > HEM_BAND[0] * height) & (above < HEM_BAND[1] * height)]
+        if len(band) < 8:
+            continue
+        middle = 0.5 * (band.min(axis=0) + band.max(axis=0))
+        radius = float(np.percentile(np.linalg.norm(band - middle, axis=1), 95))
+        ahead = tails[toes] @ across_shin - middle          # towards the toe, across the shin
+        length = float(np.linalg.norm(ahead))
+        if length < 1e-9:
+            continue
+        ahead /= length
+        along = (flat - middle) @ ahead
+        across = (flat - middle) @ np.array([-ahead[1], ahead[0]])
+        of_foot = np.isin(part, (foot, toes))
+        free = of_foot & (above < 0.0) & (along > 1.2 * radius) & (along < length)
+        if free.sum() < 10:
+            continue
+        half_width = 0.5 * float(np.percentile(across[free], 98) - np.percentile(across[free], 2))
+        if radius < HEM_WIDER * half_width:
+            continue
+        part[of_foot & (np.linalg.norm(flat - middle, axis=1) <= HEM_REACH * radius)] = shin
+    return part

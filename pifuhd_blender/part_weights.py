@@ -4,7 +4,8 @@ segment, or the torso/head; an arm that stands free of the body on camera is the
 
 Bone heat (Blender's automatic weights) spreads weight along the surface, so a hand resting on a hip, an arm
 against the torso or a skirt over the legs takes weight from the wrong bones. Here, between two segments of a
-limb the joint's plane decides (it bisects an elbow or knee). A segment's vertices are its bone's alone but for
+limb the joint's plane decides (it bisects an elbow or knee; below the ankle the plane across the shin gives the
+heel to the foot; a thigh's plane at the hip rises outwards). A segment's vertices are its bone's alone but for
 a band past the plane at its head, where the segment fades in from its parent (smoothstep over a band that
 widens with the distance from the joint, so a 60-degree turn stretches no edge past 3x); where a limb stays
 joined to the torso it also fades in along the surface from the torso's vertices. Nothing on the parent's side
@@ -19,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .part_labels import (LIMB_RADIUS, assign_parts, bone_kind, centred_axes, directed_edges, leg_caps,
-                          limb_radii, majority_filter, torso_islands, vertex_normals)
+from .part_labels import (LIMB_RADIUS, assign_parts, bone_kind, centred_axes, directed_edges, hem_over_foot,
+                          leg_caps, limb_radii, majority_filter, thigh_taper, torso_islands, vertex_normals)
 from .silhouette import free_arm_parts
 from .skeleton import limit_and_normalize, segment_distances
 
@@ -35,6 +36,7 @@ TWIST = 2.0               # the neck twists from its base (the neck bone's head)
                           # the head bone's head lies mid-neck, the skull turns on the spine about level with the
                           # nose; above it the head turns whole
 LIMB_CLEAR = 0.02         # the head's and neck's shares fade in over this share of the height from a limb's surface
+HIP_TILT = 0.3            # a thigh's plane at the hip rises this much per unit of distance outwards (beyond_joint)
 
 
 def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None], limb: np.ndarray
@@ -53,9 +55,50 @@ def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None
     return n
 
 
-def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray, normals: np.ndarray,
-                    parents: list[int | None], limb: np.ndarray) -> np.ndarray:
-    """Within each limb, the part [N] decided by the joint planes (see :func:`joint_normals`) instead of the
+def leg_planes(heads: np.ndarray, tails: np.ndarray, names: list[str], parents: list[int | None],
+               normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The legs' second planes and tilted planes (see :func:`beyond_joint`): (across [B, 3], tilted [B, 3]).
+    ``across``: for a foot bone the shin's direction (a plane across the shin through the ankle), else 0.
+    ``tilted``: for a thigh bone whose parent is a torso bone, its plane's normal (``normals``) tilted
+    outwards by :data:`HIP_TILT` (away from the parent's head, horizontally; Z up), else ``normals``."""
+    across = np.zeros_like(normals)
+    tilted = np.array(normals, dtype=np.float64, copy=True)
+    for b, name in enumerate(names):
+        kind, p = bone_kind(name)[1], parents[b]
+        if p is None:
+            continue
+        if kind == "Foot":
+            d = tails[p] - heads[p]
+            across[b] = d / max(float(np.linalg.norm(d)), 1e-12)
+        elif kind == "UpperLeg" and bone_kind(names[p])[1] not in LIMB_RADIUS:
+            out = heads[b] - heads[p]
+            out[2] = 0.0
+            out = out - (out @ normals[b]) * normals[b]
+            if np.linalg.norm(out) > 1e-9:
+                n = normals[b] + HIP_TILT * out / np.linalg.norm(out)
+                tilted[b] = n / np.linalg.norm(n)
+    return across, tilted
+
+
+def beyond_joint(points: np.ndarray, b: int, heads: np.ndarray, planes: tuple[np.ndarray, np.ndarray]
+                 ) -> np.ndarray:
+    """How far [N] (metres) each point lies past bone b's joint plane, into the bone (negative before it).
+    ``planes``: :func:`leg_planes`. Most joints have one plane (:func:`joint_normals`); a foot is also past
+    the plane across the shin through the ankle (the heel and the back of a shoe below the ankle are the
+    foot's: the plane bisecting shin and foot gives them to the shin), and a thigh's plane rises towards the
+    outside of the hip (the crease of the groin in front, the fold below the buttock behind, both higher at
+    the side; level, the outside of the hip in trousers was the torso's)."""
+    across, tilted = planes
+    x = (points - heads[b]) @ tilted[b]
+    if across[b].any():
+        x = np.maximum(x, (points - heads[b]) @ across[b])
+    return x
+
+
+def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray,
+                    planes: tuple[np.ndarray, np.ndarray], parents: list[int | None], limb: np.ndarray
+                    ) -> np.ndarray:
+    """Within each limb, the part [N] decided by the joint planes (see :func:`beyond_joint`) instead of the
     capsules: a point of a segment or its child belongs to the child beyond the plane through the child's
     head, to the parent before it (capsules overlap around elbows and knees)."""
     part = np.array(part, copy=True)
@@ -63,9 +106,18 @@ def split_at_joints(points: np.ndarray, part: np.ndarray, heads: np.ndarray, nor
         if p is None or not (limb[c] and limb[p]):
             continue
         rows = (part == c) | (part == p)
-        beyond = (points[rows] - heads[c]) @ normals[c] > 0
+        beyond = beyond_joint(points[rows], c, heads, planes) > 0
         part[np.flatnonzero(rows)] = np.where(beyond, c, p)
     return part
+
+
+def limb_parts(points: np.ndarray, part: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
+               parents: list[int | None], height: float, planes: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The part [N] of each point within its limb: split at the joints' ``planes`` (:func:`split_at_joints`),
+    then a trouser hem over the shoe the shin's (:func:`hem_over_foot`)."""
+    limb = np.array([bone_kind(n)[1] in LIMB_RADIUS for n in names])
+    return hem_over_foot(points, split_at_joints(points, part, heads, planes, parents, limb), heads, tails,
+                         names, height)
 
 
 def surface_distance(points: np.ndarray, faces: np.ndarray, sources: np.ndarray, reach: float) -> np.ndarray:
@@ -118,22 +170,24 @@ def drop_smallest(w: np.ndarray, keep: int) -> np.ndarray:
 def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names: list[str],
                  parents: list[int | None], *, height: float, falloff: float, max_influences: int = 4,
                  part: np.ndarray | None = None, radii: np.ndarray | None = None,
-                 faces: np.ndarray | None = None, blend: float = JOINT_BLEND
+                 faces: np.ndarray | None = None, blend: float = JOINT_BLEND, split: bool = True
                  ) -> np.ndarray:
     """Skin weights [N, B] float32, rows summing to 1 with at most ``max_influences`` bones.
 
     points [N, 3]; heads, tails [B, 3]; names and parents (index or None) per bone; ``height`` of the person.
     ``part``: per point the limb bone it belongs to or -1 (see :func:`assign_parts`), computed when not
     given. A limb point is its bone's alone, but for a band past the joint plane at the bone's head (see
-    :func:`joint_normals`), ``blend`` times the height wide or :data:`FADE` times the point's distance from
+    :func:`beyond_joint`), ``blend`` times the height wide or :data:`FADE` times the point's distance from
     the joint if more, where it fades in from the parent (smoothstep): nothing on the parent's side of a
-    joint follows the child. A limb also fades in as a whole from the torso along the surface (``faces``)
-    where it stays joined to it (an armpit), so no edge runs from a still torso point to a fully moving limb
-    point. Torso and head points blend their own bones by distance within ``falloff`` metres; the head's bone
-    (:data:`GATED`) moves nothing below its parent's joint (the neck's, at the shoulders) and takes over along
-    the neck (:func:`neck_twist`) as far as a point is the neck's or the head's, so a turned head twists the
-    neck and leaves the shoulders; neither it nor the neck moves torso beside a limb's root (``faces``); a bone
-    dropped for ``max_influences`` fades out (:func:`drop_smallest`).
+    joint follows the child. A trouser hem over the shoe is the shin's (:func:`hem_over_foot`). A limb also
+    fades in as a whole from the torso along the surface (``faces``) where it stays joined to it (an
+    armpit), so no edge runs from a still torso point to a fully moving limb point. Torso and head points
+    blend their own bones by distance within ``falloff`` metres; the head's bone (:data:`GATED`) moves
+    nothing below its parent's joint (the neck's, at the shoulders) and takes over along the neck
+    (:func:`neck_twist`) as far as a point is the neck's or the head's, so a turned head twists the neck and
+    leaves the shoulders; neither it nor the neck moves torso beside a limb's root (``faces``); a bone
+    dropped for ``max_influences`` fades out (:func:`drop_smallest`). ``split``: whether ``part`` is still to
+    be split at the joints (:func:`limb_parts`; :func:`body_part_skin` splits before it cuts the mesh).
     """
     points = np.asarray(points, dtype=np.float64)
     heads, tails = np.asarray(heads, dtype=np.float64), np.asarray(tails, dtype=np.float64)
@@ -141,7 +195,9 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         part = assign_parts(points, heads, tails, limb_radii(points, heads, tails, names, height))
     limb = np.array([bone_kind(n)[1] in LIMB_RADIUS for n in names])
     normals = joint_normals(heads, tails, parents, limb)
-    part = split_at_joints(points, part, heads, normals, parents, limb)
+    planes = leg_planes(heads, tails, names, parents, normals)
+    if split:
+        part = limb_parts(points, part, heads, tails, names, parents, height, planes)
     w = np.zeros((len(points), len(names)))
     torso = part < 0
     if torso.any():
@@ -172,10 +228,11 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         w[torso] = drop_smallest(w[torso], max_influences)
     from_torso = (surface_distance(points, faces, torso, ROOT_REACH * height) if faces is not None and torso.any()
                   else np.full(len(points), np.inf))
+
     def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:
         """0 -> 1 past bone b's joint plane (smoothstep) over a band widening with the distance from it."""
         fade = np.clip(FADE * np.linalg.norm(points[rows] - heads[b], axis=1), width, ROOT_REACH * height)
-        x = (points[rows] - heads[b]) @ normals[b]
+        x = beyond_joint(points[rows], b, heads, planes)
         if joined:                                          # where the limb and the torso stay joined
             x = np.minimum(x, from_torso[rows])
         return smoothstep(x / fade)
@@ -201,16 +258,20 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
 
 
 def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
-             parents: list[int | None], radii: np.ndarray, part: np.ndarray
+             parents: list[int | None], radii: np.ndarray, part: np.ndarray,
+             planes: tuple[np.ndarray, np.ndarray] | None = None, reach: float = 0.0
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cut the mesh where body parts that are not joined in the skeleton touch, and close each side (see
     ``part_split.split_parts``): a limb touches the torso only around its root joint (an arm lying against
-    the torso, a thigh against a skirt are cut), two limb segments only when one is the other's parent.
+    the torso, a thigh against a skirt are cut), two limb segments only when one is the other's parent, and
+    with the joints' ``planes`` (:func:`leg_planes`; ``part`` already split at them) only within ``reach``
+    metres of the child's plane (a trouser hem hanging over the shoe, :func:`hem_over_foot`, is cut from it).
     ``part``: per vertex its limb bone or -1 (:func:`assign_parts`). Returns (vertices [V', 3], faces [F', 3],
     source [V'] original vertex of each, part [V'] limb bone or -1)."""
     from .part_split import split_parts
 
     limb = radii > 0
+    points = np.asarray(vertices, dtype=np.float64)
 
     def joined(a: int, b: int, at: int) -> bool:
         if a == b:
@@ -219,7 +280,10 @@ def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: 
             bone = max(a, b)
             root = parents[bone] is not None and not limb[parents[bone]]
             return root and np.linalg.norm(vertices[at] - heads[bone]) < ROOT_JOIN * radii[bone]
-        return parents[a] == b or parents[b] == a
+        if parents[a] != b and parents[b] != a:
+            return False
+        child = a if parents[a] == b else b
+        return planes is None or abs(float(beyond_joint(points[at][None], child, heads, planes)[0])) <= reach
 
     return split_parts(vertices, faces, part, joined)
 
@@ -228,21 +292,28 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
                    names: list[str], parents: list[int | None], *, height: float, falloff: float,
                    max_influences: int = 4, separate_parts: bool = True
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The rig's body-part skin (no bpy): leg capsules narrowed under a skirt, the mesh cut where parts that
-    are not joined touch (``separate_parts``), weights by part. Frame: the mesh's (metres, Z up, facing -Y).
-    Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies, weights [V', B])."""
+    """The rig's body-part skin (no bpy): leg capsules narrowed under a skirt (else thighs widening towards
+    the hip), parts split at the joints, the mesh cut where parts that are not joined touch
+    (``separate_parts``; a trouser hem from the shoe under it), weights by part. Frame: the mesh's (metres,
+    Z up, facing -Y). Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies,
+    weights [V', B])."""
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    radii = limb_radii(v, heads, tails, names, height, leg_caps(v, f, heads, tails, names))
+    caps = leg_caps(v, f, heads, tails, names)
+    radii = limb_radii(v, heads, tails, names, height, caps)
     normals = vertex_normals(v, f)
-    part = assign_parts(v, *centred_axes(v, normals, heads, tails, radii, names), radii, names, normals)
+    taper = None if "UpperLeg" in caps else thigh_taper(v, heads, tails, names, radii)
+    part = assign_parts(v, *centred_axes(v, normals, heads, tails, radii, names), radii, names, normals, taper)
     free = free_arm_parts(v, f, heads, tails, names, parents, height)   # arms clear of the body on camera
     part = np.where(free >= 0, free, part)
     part = torso_islands(majority_filter(part, f), f)
+    limb = radii > 0
+    planes = leg_planes(heads, tails, names, parents, joint_normals(heads, tails, parents, limb))
+    part = limb_parts(v, part, heads, tails, names, parents, height, planes)
     source = np.arange(len(v))
     if separate_parts:
-        v, f, source, part = separate(v, f, heads, tails, parents, radii, part)
+        v, f, source, part = separate(v, f, heads, tails, parents, radii, part, planes, JOINT_BLEND * height)
         part = torso_islands(part, f)           # pieces the cut left without torso around them
     w = part_weights(v, heads, tails, names, parents, height=height, falloff=falloff,
-                     max_influences=max_influences, part=part, radii=radii, faces=f)
+                     max_influences=max_influences, part=part, radii=radii, faces=f, split=False)
     return v, f, source, w

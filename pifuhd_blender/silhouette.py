@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .part_labels import bone_kind
+from .part_labels import ARM_KINDS, bone_kind
 from .skeleton import segment_distances
 
 PIXELS = 160            # the silhouette's grid: this many pixels over the person's height, or more (edges)
-ARM_KINDS = ("UpperArm", "LowerArm", "Hand")   # an arm's bones, from the shoulder out
 REACH = 0.06            # free pixels lie within this share of the height of their arm's bones (a fin is deep,
                         # not wide: the image plane shows the arm); the cut across the arm reaches as far
 CUTS = (0.15, 0.25, 0.35, 0.45)   # the cut across the arm: from the shoulder over these shares of the upper arm,

@@ -362,3 +362,118 @@ def test_bending_the_neck_leaves_the_torso_beside_an_arms_root():
     beside = np.unique(pairs[(part[pairs[:, 0]] == 8) & (part[pairs[:, 1]] == -1), 1])
     assert len(beside) >= 10
     assert np.linalg.norm(posed - v, axis=1)[beside].max() < 0.002
+
+
+LEG_NAMES = ["Hips", "Spine", "LeftUpperLeg", "LeftLowerLeg", "LeftFoot", "LeftToes"]
+LEG_PARENTS = [None, 0, 0, 2, 3, 4]
+# a standing left leg (Z up, facing -Y): hip 0.9 m, knee 0.5 m, ankle 0.09 m, the foot forward and down
+LEG_HEADS = np.array([[0.0, 0, 0.95], [0.0, 0, 1.05], [0.09, 0, 0.9], [0.09, 0, 0.5], [0.09, 0, 0.09],
+                      [0.09, -0.13, 0.03]])
+LEG_TAILS = np.array([[0.0, 0, 1.05], [0.0, 0, 1.45], [0.09, 0, 0.5], [0.09, 0, 0.09], [0.09, -0.13, 0.03],
+                      [0.09, -0.2, 0.03]])
+
+
+def test_a_heel_below_the_ankle_is_the_foots():
+    # the plane bisecting shin and foot runs back up from the ankle: the heel and the back of a shoe below the
+    # ankle lie before it (the shin's); the plane across the shin gives them to the foot, while the back of
+    # the leg above the ankle stays the shin's
+    heel = np.array([[0.09, 0.06, 0.055], [0.09, 0.08, 0.045]])            # behind, 3.5 and 4.5 cm below the ankle
+    calf = np.array([[0.09, 0.05, 0.13]])                                   # behind, 4 cm above it
+    pts = np.r_[heel, calf]
+    limb = np.array([bool(part_labels.bone_kind(n)[0]) for n in LEG_NAMES])
+    normals = part_weights.joint_normals(LEG_HEADS, LEG_TAILS, LEG_PARENTS, limb)
+    assert ((heel - LEG_HEADS[4]) @ normals[4] < 0).all()                  # the bisecting plane alone: shin
+    w = part_weights.part_weights(pts, LEG_HEADS, LEG_TAILS, LEG_NAMES, LEG_PARENTS, height=1.75, falloff=0.05,
+                                  part=np.full(3, 3))
+    assert (w[:2].argmax(axis=1) == 4).all() and w[2].argmax() == 3 and w[2, 4] == 0.0
+
+
+def leg_tube(radius, z0, z1, n=40):
+    """Points on a vertical tube round the left shin's axis (x 0.09, y 0) between heights z0 and z1."""
+    angle, z = np.meshgrid(np.linspace(0, 2 * np.pi, n, endpoint=False), np.linspace(z0, z1, 12))
+    return np.c_[0.09 + radius * np.cos(angle.ravel()), radius * np.sin(angle.ravel()), z.ravel()]
+
+
+def shoe_top(half_width, n=12):
+    """Points on a shoe's top ahead of the ankle (-Y), 4 cm above the floor."""
+    x, y = np.meshgrid(np.linspace(-half_width, half_width, n), np.linspace(-0.2, -0.02, 3 * n))
+    return np.c_[0.09 + x.ravel(), y.ravel(), np.full(x.size, 0.04)]
+
+
+def test_a_trouser_hem_wider_than_the_shoe_is_the_shins():
+    # loose trousers: a tube of 12 cm radius from the floor up past the ankle over a shoe 4.5 cm half-wide; the
+    # hem's points below the ankle (labelled foot by the ankle's planes) are the shin's, the shoe's toe cap
+    # outside the hem stays the foot's. A leg 5 cm wide over the same shoe keeps its foot
+    for radius, hem in ((0.12, True), (0.05, False)):
+        tube = leg_tube(radius, 0.01, 0.3)
+        shoe = shoe_top(0.045)
+        pts = np.r_[tube, shoe]
+        part = np.r_[np.where(tube[:, 2] < 0.09, 4, 3), np.full(len(shoe), 4)]
+        out = part_labels.hem_over_foot(pts, part, LEG_HEADS, LEG_TAILS, LEG_NAMES, height=1.75)
+        below = np.r_[tube[:, 2] < 0.09, np.zeros(len(shoe), bool)]
+        if hem:
+            assert (out[below] == 3).all()
+            ahead = np.r_[np.zeros(len(tube), bool), shoe[:, 1] < -0.13]
+            assert (out[ahead] == 4).all()
+        else:
+            assert np.array_equal(out, part)
+
+
+def test_a_thigh_capsule_widens_towards_the_hip_but_not_under_a_hand():
+    # a point on the outside of the thigh near its top, just past its capsule, belongs to the thigh with the
+    # taper; a point as far out above the hip joint does not widen it, nor one beside a resting hand
+    names = LEG_NAMES + ["LeftHand"]
+    radii = np.array([0.0, 0.0, 0.1, 0.06, 0.06, 0.05, 0.03])
+    pts = np.array([[0.09 + 0.108, 0.0, 0.82], [0.09 + 0.108, 0.0, 0.93]])   # 1.08 radii out: beside, above
+    away = (np.r_[LEG_HEADS, [[0.5, 0.0, 1.0]]], np.r_[LEG_TAILS, [[0.5, 0.0, 0.9]]])     # a hand far off
+    grow = part_labels.thigh_taper(pts, *away, names, radii)
+    assert 1.08 < grow[0, 2] <= 1 + part_labels.THIGH_TAPER and grow[1, 2] == 1.0 and (grow[:, 3:] == 1).all()
+    assert part_labels.assign_parts(pts[:1], *away, radii, names)[0] == -1
+    assert part_labels.assign_parts(pts[:1], *away, radii, names, growth=grow[:1])[0] == 2
+    resting = (np.r_[LEG_HEADS, [[0.24, 0.0, 0.88]]], np.r_[LEG_TAILS, [[0.24, 0.0, 0.8]]])  # 4 cm from the point
+    assert part_labels.thigh_taper(pts, *resting, names, radii)[0, 2] == 1.0
+
+
+def test_the_hip_plane_rises_towards_the_outside():
+    # points of the thigh 1 cm above the hip joint, 11 cm to either side: on its outer side (the side of the
+    # hip) they turn a little with the thigh, on its inner side (the groin) not at all; 5 cm below the joint
+    # the outer side is the thigh's, the inner side only fading in (a level plane gives both 0 and 0.71)
+    pts = np.array([[0.2, 0.0, 0.91], [-0.02, 0.0, 0.91], [0.18, 0.0, 0.85], [0.0, 0.0, 0.85]])
+    w = part_weights.part_weights(pts, LEG_HEADS, LEG_TAILS, LEG_NAMES, LEG_PARENTS, height=1.75, falloff=0.05,
+                                  part=np.full(4, 2))
+    assert w[0, 2] > 0.1 and w[1, 2] == 0.0 and w[2, 2] > 0.95 and 0.0 < w[3, 2] < 0.5
+
+
+def test_a_hem_over_the_shoe_is_cut_from_it_but_the_ankle_stays_joined():
+    # a block round the left ankle: shin above the ankle's planes, foot below, but for a piece of hem at the
+    # back reaching 8 cm below the ankle (labelled shin, as hem_over_foot labels it): the mesh is cut where hem
+    # and shoe meet, not along the ankle, so turning the foot 45 degrees leaves the hem without stretching an
+    # edge past 3x (uncut: 5.4x; cut: 1.8x)
+    v, f = box_grid([0.04, -0.05, 0.0], [0.14, 0.05, 0.3], 12)
+    limb = np.array([bool(part_labels.bone_kind(n)[0]) for n in LEG_NAMES])
+    planes = part_weights.leg_planes(LEG_HEADS, LEG_TAILS, LEG_NAMES, LEG_PARENTS,
+                                     part_weights.joint_normals(LEG_HEADS, LEG_TAILS, LEG_PARENTS, limb))
+    part = part_weights.split_at_joints(v, np.where(v[:, 2] > 0.09, 3, 4), LEG_HEADS, planes, LEG_PARENTS, limb)
+    hem = (v[:, 1] > 0.02) & (v[:, 2] >= 0.01)
+    part[hem] = 3
+    radii = np.array([0.0, 0.0, 0.1, 0.06, 0.06, 0.05])
+    joined = part_weights.separate(v, f, LEG_HEADS, LEG_TAILS, LEG_PARENTS, radii, part)
+    assert len(joined[0]) == len(v)                                       # without planes: one limb, no cut
+    nv, nf, source, npart = part_weights.separate(v, f, LEG_HEADS, LEG_TAILS, LEG_PARENTS, radii, part, planes,
+                                                  0.02 * 1.75)
+    copies = source[len(v):]
+    assert len(copies) > 0 and (v[copies, 2] < 0.09 - 0.02 * 1.75 + 1e-9).all()   # cut below the ankle only
+
+    def worst_stretch(verts, faces, labels):
+        """The most any edge stretches when the foot turns 45 degrees about the ankle (X axis)."""
+        w = part_weights.part_weights(verts, LEG_HEADS, LEG_TAILS, LEG_NAMES, LEG_PARENTS, height=1.75,
+                                      falloff=0.05, part=labels, faces=faces, split=False)
+        c, s_ = np.cos(np.radians(45)), np.sin(np.radians(45))
+        turn = np.array([[1, 0, 0], [0, c, -s_], [0, s_, c]])
+        target = (verts - LEG_HEADS[4]) @ turn.T + LEG_HEADS[4]
+        posed = verts + w[:, 4:].sum(axis=1, keepdims=True) * (target - verts)
+        e = np.r_[faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]
+        return (np.linalg.norm(posed[e[:, 0]] - posed[e[:, 1]], axis=1)
+                / np.linalg.norm(verts[e[:, 0]] - verts[e[:, 1]], axis=1)).max()
+
+    assert worst_stretch(v, f, part) > 3 > worst_stretch(nv, nf, npart)
