@@ -111,7 +111,8 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
         return out
 
     half = {tuple(e) for e in np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).tolist()}
-    for loop in boundary_loops(f):
+    loops = boundary_loops(f)
+    for loop in loops:
         pieces = patches(loop, [new_part[i] for i in loop])
         kept = len(centres)
         if len(pieces) > 1:
@@ -134,7 +135,52 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
         edges |= {frozenset(e) for e in new_half}
     out_v = np.vstack([new_v, np.asarray(centres).reshape(-1, 3)])
     out_f = np.vstack([f, np.asarray(fans, dtype=np.int64).reshape(-1, 3)])
-    return out_v, out_f, np.asarray(source + centre_source), np.asarray(new_part + centre_part)
+    out_source, out_part = np.asarray(source + centre_source), np.asarray(new_part + centre_part)
+    out_f, pinched = unpinch(out_f, len(out_v), sorted({i for loop in loops for i in loop}))
+    return (np.vstack([out_v, out_v[pinched]]), out_f, np.r_[out_source, out_source[pinched]],
+            np.r_[out_part, out_part[pinched]])
+
+
+def unpinch(faces: np.ndarray, count: int, candidates: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Split each of the ``candidates`` (vertex indices < ``count``) whose faces form more than one fan (two
+    closed holes touching at that vertex: two sheets of surface meeting at a point) into one vertex per
+    fan, so every vertex of the closed mesh is manifold. Returns (faces [F, 3] pointing at the copies, the
+    vertex [C] each copy, numbered from ``count`` on, copies)."""
+    f = np.array(faces, dtype=np.int64)
+    around: dict[int, list[int]] = defaultdict(list)
+    wanted = set(candidates)
+    for fi, tri in enumerate(f.tolist()):
+        for x in tri:
+            if x in wanted:
+                around[x].append(fi)
+    copied: list[int] = []
+    for x, incident in around.items():
+        group = {fi: fi for fi in incident}
+
+        def root(fi: int) -> int:
+            while group[fi] != fi:
+                group[fi] = group[group[fi]]
+                fi = group[fi]
+            return fi
+
+        by_neighbour: dict[int, int] = {}
+        for fi in incident:
+            for y in f[fi].tolist():
+                if y == x:
+                    continue
+                if y in by_neighbour:
+                    group[root(fi)] = root(by_neighbour[y])
+                else:
+                    by_neighbour[y] = fi
+        fans: dict[int, list[int]] = defaultdict(list)
+        for fi in incident:
+            fans[root(fi)].append(fi)
+        for members in list(fans.values())[1:]:
+            copy = count + len(copied)
+            copied.append(x)
+            for fi in members:
+                f[fi][f[fi] == x] = copy
+    return f, np.asarray(copied, dtype=np.int64)
 
 
 def bridging(faces: np.ndarray, part: np.ndarray, joined: Callable[[int, int, int], bool]) -> np.ndarray:

@@ -76,6 +76,18 @@ def test_a_lone_vertex_of_another_part_is_not_cut_out():
     assert len(nv) == len(v) and np.array_equal(nf, f) and (npart == 0).all()
 
 
+def test_two_holes_closed_at_one_vertex_leave_it_manifold():
+    """Two closed sheets meeting at one vertex (two tetrahedra sharing a corner, as two closed holes touching
+    at a point leave the cut mesh): that vertex becomes one per sheet; a vertex with one fan stays."""
+    def tet(a, b, c, d):
+        return [(a, b, c), (a, c, d), (a, d, b), (b, d, c)]
+    faces = np.array(tet(0, 1, 2, 3) + tet(0, 4, 5, 6))
+    out, copied = part_split.unpinch(faces, 7, [0, 1])
+    assert copied.tolist() == [0]
+    first, second = set(out[:4].ravel()), set(out[4:].ravel())
+    assert not first & second and 7 in first | second and (out[:4] == faces[:4]).sum() + (out[4:] == faces[4:]).sum() == 21
+
+
 def test_umbrella_smoothing_spreads_but_keeps_constants():
     v, f = box_grid((0, 0, 0), (1, 1, 1), 4)
     ones = np.ones((len(v), 2))
