@@ -49,7 +49,8 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
     Returns (vertices [V', 3], faces [F', 3], source [V'] the original vertex each new vertex copies (a hole's
     centre: the first vertex of its rim), part [V'] each new vertex's label). The first V vertices keep
     their order; the faces that bridge a contact (:func:`bridging`) are dropped, the others keep their
-    order (they may point at copies), copies and the closing fans follow. Without contacts to cut, the
+    order (they may point at copies); copies, the closing fans' centres and the copies of vertices where two
+    closed holes touch (:func:`unpinch`) follow, in that order. Without contacts to cut, the
     mesh comes back unchanged. A vertex's label becomes one its faces carry (a lone vertex of another
     label inside a region would otherwise be pulled away from it).
     """
