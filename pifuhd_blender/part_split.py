@@ -2,10 +2,15 @@
 in the skeleton touch (a hand on a hip, an arm against the torso, two legs, a shin under a skirt's hem), and
 close each side, so every part moves on its own and the mesh stays closed.
 
-Parts are per vertex (any integer label, e.g. the limb bone a vertex belongs to, -1 for the torso); a face
-takes the label most of its corners have. A vertex whose faces carry labels that are not joined (directly
-or through other labels at that vertex) is split into one copy per group of joined labels, which opens the
-contact into one hole per side; every hole is then closed with a fan of triangles around its centre.
+Parts are per vertex (any integer label, e.g. the limb bone a vertex belongs to, -1 for the torso). The faces
+that bridge a contact (two of their corners carry labels that are not joined) belong to neither part: they
+are dropped, which opens the contact into one hole per side, each rimmed by its own part's vertices; every
+hole is then closed with a fan of triangles around its centre. A vertex of the contact stays one vertex of
+one part: copied to both sides, one copy would move with the limb and the other stay with the torso, one
+of them wrong whatever the truth there (the hand's copy of the skirt it rests on went up with the hand).
+Only where dropping them would leave a vertex on no face (a one-vertex sliver of a label) do the bridging
+faces stay: each takes the label most of its corners have, and the vertex is split into one copy per group
+of joined labels.
 """
 from __future__ import annotations
 
@@ -38,18 +43,22 @@ def _groups(labels: set, joined: Callable[[int, int], bool]) -> list[set]:
 
 def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
                 joined: Callable[[int, int, int], bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cut ``faces`` [F, 3] where labels that are not ``joined`` (label a, label b, at vertex index) meet,
-    close the holes.
+    """Cut ``faces`` [F, 3] where labels that are not ``joined`` (label a, label b, at vertex index) meet
+    (dropping the faces between them), close the holes.
 
     Returns (vertices [V', 3], faces [F', 3], source [V'] the original vertex each new vertex copies (a hole's
-    centre: the first vertex of its rim), part [V'] each new vertex's label). The first V vertices and F
-    faces keep their order (faces may point at copies); copies and the closing fans follow. Without
-    contacts to cut, the mesh comes back unchanged. A vertex's label becomes one its faces carry (a lone
-    vertex of another label inside a region would otherwise be pulled away from it).
+    centre: the first vertex of its rim), part [V'] each new vertex's label). The first V vertices keep
+    their order; the faces that bridge a contact (:func:`bridging`) are dropped, the others keep their
+    order (they may point at copies); copies, the closing fans' centres and the copies of vertices where two
+    closed holes touch (:func:`unpinch`) follow, in that order. Without contacts to cut, the
+    mesh comes back unchanged. A vertex's label becomes one its faces carry (a lone vertex of another
+    label inside a region would otherwise be pulled away from it).
     """
     v = np.asarray(vertices, dtype=np.float64)
-    f = np.array(faces, dtype=np.int64).reshape(-1, 3)
     part = np.asarray(part)
+    f = np.array(faces, dtype=np.int64).reshape(-1, 3)
+    dropped = bridging(f, part, joined)
+    f = np.delete(f, dropped, axis=0)
     fpart = face_parts(f, part)
     around: dict[int, Counter] = defaultdict(Counter)
     for corner in range(3):
@@ -73,7 +82,7 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
             new_part.append(label_in(g, counts, part[vi]))
             for lab in g:
                 copy_of[(vi, lab)] = index
-    if not copy_of:
+    if not copy_of and not len(dropped):
         return v, f, np.arange(len(v)), np.asarray(new_part)
     for fi in range(len(f)):
         lab = fpart[fi]
@@ -103,7 +112,8 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
         return out
 
     half = {tuple(e) for e in np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).tolist()}
-    for loop in boundary_loops(f):
+    loops = boundary_loops(f)
+    for loop in loops:
         pieces = patches(loop, [new_part[i] for i in loop])
         kept = len(centres)
         if len(pieces) > 1:
@@ -126,7 +136,74 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
         edges |= {frozenset(e) for e in new_half}
     out_v = np.vstack([new_v, np.asarray(centres).reshape(-1, 3)])
     out_f = np.vstack([f, np.asarray(fans, dtype=np.int64).reshape(-1, 3)])
-    return out_v, out_f, np.asarray(source + centre_source), np.asarray(new_part + centre_part)
+    out_source, out_part = np.asarray(source + centre_source), np.asarray(new_part + centre_part)
+    out_f, pinched = unpinch(out_f, len(out_v), sorted({i for loop in loops for i in loop}))
+    return (np.vstack([out_v, out_v[pinched]]), out_f, np.r_[out_source, out_source[pinched]],
+            np.r_[out_part, out_part[pinched]])
+
+
+def unpinch(faces: np.ndarray, count: int, candidates: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Split each of the ``candidates`` (vertex indices < ``count``) whose faces form more than one fan (two
+    closed holes touching at that vertex: two sheets of surface meeting at a point) into one vertex per
+    fan, so every vertex of the closed mesh is manifold. Returns (faces [F, 3] pointing at the copies, the
+    vertex [C] each copy, numbered from ``count`` on, copies)."""
+    f = np.array(faces, dtype=np.int64)
+    around: dict[int, list[int]] = defaultdict(list)
+    wanted = set(candidates)
+    for fi, tri in enumerate(f.tolist()):
+        for x in tri:
+            if x in wanted:
+                around[x].append(fi)
+    copied: list[int] = []
+    for x, incident in around.items():
+        group = {fi: fi for fi in incident}
+
+        def root(fi: int) -> int:
+            while group[fi] != fi:
+                group[fi] = group[group[fi]]
+                fi = group[fi]
+            return fi
+
+        by_neighbour: dict[int, int] = {}
+        for fi in incident:
+            for y in f[fi].tolist():
+                if y == x:
+                    continue
+                if y in by_neighbour:
+                    group[root(fi)] = root(by_neighbour[y])
+                else:
+                    by_neighbour[y] = fi
+        fans: dict[int, list[int]] = defaultdict(list)
+        for fi in incident:
+            fans[root(fi)].append(fi)
+        for members in list(fans.values())[1:]:
+            copy = count + len(copied)
+            copied.append(x)
+            for fi in members:
+                f[fi][f[fi] == x] = copy
+    return f, np.asarray(copied, dtype=np.int64)
+
+
+def bridging(faces: np.ndarray, part: np.ndarray, joined: Callable[[int, int, int], bool]) -> np.ndarray:
+    """Indices of the faces [F, 3] that bridge a contact: two of their corners carry labels (``part`` per
+    vertex) that are ``joined`` at neither corner. Where the reconstruction fused two parts (a hand resting
+    on a skirt) these faces span the crease between them, on neither part's own surface. A face that would
+    leave one of its corners on no face at all is not counted (a one-vertex sliver of a label: that vertex
+    is split instead)."""
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    part = np.asarray(part)
+    p = part[f]
+    mixed = np.flatnonzero((p[:, 0] != p[:, 1]) | (p[:, 1] != p[:, 2]))
+    pairs = ((0, 1), (1, 2), (2, 0))
+    out = np.asarray([fi for fi in mixed.tolist()
+                      if any(not joined(p[fi, i], p[fi, j], int(f[fi, i]))
+                             and not joined(p[fi, i], p[fi, j], int(f[fi, j])) for i, j in pairs)], dtype=np.int64)
+    if not len(out):
+        return out
+    kept = np.ones(len(f), bool)
+    kept[out] = False
+    faces_on = np.bincount(f[kept].ravel(), minlength=int(f.max()) + 1)
+    return out[(faces_on[f[out]] > 0).all(axis=1)]
 
 
 def patches(loop: list[int], labels: list) -> list[list[int]]:

@@ -282,11 +282,12 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
         new_v, new_f, source, w = part_weights.body_part_skin(
             verts, tris, heads, tails, order, parents, height=skel.height, falloff=FALLOFF * skel.height,
             max_influences=max_influences, separate_parts=cut)
-        if len(new_f) != len(tris):
+        if len(new_v) != len(verts) or not np.array_equal(new_f, tris):
             _replace_geometry(ob.data, new_v, new_f, source)
             separated = int(len(new_v) - len(verts))
             verts = new_v.astype(np.float32)
-        how = "body parts" + (f", touching parts separated ({separated} vertices split)" if separated else "")
+        how = "body parts" + (f", touching parts separated ({separated} vertices added to close them)"
+                              if separated else "")
     elif auto_ok:
         w = read_weights(ob, order)
         unweighted = w.sum(axis=1) <= 1e-6

@@ -47,10 +47,12 @@ def test_touching_parts_are_cut_and_closed():
     part = np.where(v[:, 0] > 1.0, 1, 0)                      # two parts along x
     joined_never = lambda a, b, at: a == b                    # noqa: E731
     nv, nf, source, npart = part_split.split_parts(v, f, part, joined_never)
-    assert len(nv) > len(v) and len(nf) > len(f)
-    assert np.allclose(nv[:len(v)], v)
-    copies = np.all(np.isclose(nv[len(v):], v[source[len(v):]]), axis=1)
-    assert copies.sum() >= 4 and (~copies).sum() == 2            # the contact's vertices copied; two hole centres
+    assert np.allclose(nv[:len(v)], v) and np.array_equal(npart[:len(v)], part)
+    # the contact's vertices are not copied: each stays one vertex of its own part (a copy on the other side
+    # would move with that side, one of the two wrong whatever the truth there); only the two holes' centres
+    # are new, and every vertex is still on the surface
+    assert len(nv) == len(v) + 2 and not np.isclose(nv[len(v):], v[source[len(v):]]).all(axis=1).any()
+    assert np.array_equal(np.unique(nf), np.arange(len(nv)))
     # closed: every edge is used by exactly two faces, in opposite directions
     half = np.concatenate([nf[:, [0, 1]], nf[:, [1, 2]], nf[:, [2, 0]]])
     assert len({tuple(e) for e in half}) == len(half)
@@ -62,6 +64,29 @@ def test_touching_parts_are_cut_and_closed():
     # joined parts are left alone
     same = part_split.split_parts(v, f, part, lambda a, b, at: True)
     assert len(same[0]) == len(v) and np.array_equal(same[1], f)
+
+
+def test_a_lone_vertex_of_another_part_is_not_cut_out():
+    """Dropping the faces between two parts would leave a lone vertex of another label on no face: its faces
+    stay, it takes their label, and the mesh comes back whole."""
+    v, f = box_grid((0, 0, 0), (2, 1, 1), 6)
+    part = np.zeros(len(v), int)
+    part[len(v) // 2] = 1
+    nv, nf, _source, npart = part_split.split_parts(v, f, part, lambda a, b, at: a == b)
+    assert len(nv) == len(v) and np.array_equal(nf, f) and (npart == 0).all()
+
+
+def test_two_holes_closed_at_one_vertex_leave_it_manifold():
+    """Two closed sheets meeting at one vertex (two tetrahedra sharing a corner, as two closed holes touching
+    at a point leave the cut mesh): that vertex becomes one per sheet; a vertex with one fan stays."""
+    def tet(a, b, c, d):
+        return [(a, b, c), (a, c, d), (a, d, b), (b, d, c)]
+    faces = np.array(tet(0, 1, 2, 3) + tet(0, 4, 5, 6))
+    out, copied = part_split.unpinch(faces, 7, [0, 1])
+    assert copied.tolist() == [0]
+    first, second = set(out[:4].ravel()), set(out[4:].ravel())
+    assert not first & second and 7 in first | second
+    assert (out != faces).sum() == 3                          # one sheet's three corners at vertex 0 moved
 
 
 def test_umbrella_smoothing_spreads_but_keeps_constants():
@@ -102,10 +127,9 @@ def test_a_slit_is_closed_side_by_side():
     half = np.concatenate([nf[:, [0, 1]], nf[:, [1, 2]], nf[:, [2, 0]]])
     assert len({tuple(e) for e in half}) == len(half)
     assert {tuple(e[::-1]) for e in half} == {tuple(e) for e in half}
-    closing = nf[len(f):]
-    first_centre = nf[:len(f)].max() + 1                      # the patches' centres follow the copies
-    fans = closing[closing[:, 0] >= first_centre]
-    assert len(fans)
+    centre = ~np.isclose(nv, v[source]).all(axis=1)           # the patches' centres (not copies)
+    fans = nf[centre[nf[:, 0]]]
+    assert centre.sum() >= 2 and len(fans)
     # every fan triangle's centre has the label of a rim corner: no centre of one part is spun over a rim
     # edge of the other (what one fan over the whole slit does)
     assert all(npart[t[0]] in (npart[t[1]], npart[t[2]]) for t in fans)
