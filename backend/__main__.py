@@ -1,5 +1,8 @@
 import sys
 
+from . import interrupt
+
+interrupt.install()        # first: a Ctrl+C while torch loads must not be lost
 try:
     from .cli import main
 

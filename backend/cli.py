@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from . import interrupt
 from .options import BUDGETS, DEFAULT_RESOLUTION, DEVICES, MAX_RESOLUTION, MIN_RESOLUTION, NETWORK_STATES, PRECISIONS
 
 EXIT_OK, EXIT_USAGE, EXIT_IMAGE, EXIT_CHECKPOINT, EXIT_NO_PERSON, EXIT_FAILED = 0, 2, 3, 4, 5, 6
@@ -172,13 +173,20 @@ def _reconstruct(args, options, out: Path, preview: Path | None, outputs: _Outpu
     from .mesh import save_mesh
     from .pipeline import load_model_for, run
 
+    def progress(fraction: float, stage: str) -> None:
+        interrupt.check()                     # a Ctrl+C swallowed while a library loaded
+        if update is not None:
+            update(fraction, stage)
+
     start = time.perf_counter()
     code = EXIT_OK
     try:
+        interrupt.check()
         prepared = _prepare(args, options, preview, outputs) if options.detect else None  # a bad photo fails fast
         model = load_model_for(args.checkpoint, options)
-        result = run(args.photo, model, options, progress=update, prepared=prepared)
+        result = run(args.photo, model, options, progress=progress, prepared=prepared)
         close()
+        interrupt.check()
         for warning in result.warnings:
             if prepared is None or warning not in prepared.warnings:
                 print(f"warning: {warning}", file=sys.stderr)
