@@ -2,7 +2,7 @@ import sys
 
 from . import interrupt
 
-interrupt.install()        # first: a Ctrl+C while torch loads must not be lost
+interrupt.install()        # first: a Ctrl+C while the libraries load is remembered, not lost
 try:
     from .cli import main
 

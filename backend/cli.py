@@ -23,6 +23,7 @@ from typing import Sequence
 from . import interrupt
 from .options import BUDGETS, DEFAULT_RESOLUTION, DEVICES, MAX_RESOLUTION, MIN_RESOLUTION, NETWORK_STATES, PRECISIONS
 
+INTERRUPTED_MESSAGE = "error: interrupted; nothing was written"
 EXIT_OK, EXIT_USAGE, EXIT_IMAGE, EXIT_CHECKPOINT, EXIT_NO_PERSON, EXIT_FAILED = 0, 2, 3, 4, 5, 6
 EXIT_WRITE, EXIT_MISSING_PACKAGE, EXIT_INTERRUPTED = 7, 8, 130
 #: Packages the CLI needs (import name -> what to install), for the missing-package message.
@@ -172,16 +173,16 @@ def _reconstruct(args, options, out: Path, preview: Path | None, outputs: _Outpu
     from .errors import CheckpointError, ImageError, NoPersonError, PIFuHDError
     from .mesh import save_mesh
     from .pipeline import load_model_for, run
+    interrupt.arm()                           # the libraries are loaded: Ctrl+C may now stop the run at once
 
     def progress(fraction: float, stage: str) -> None:
-        interrupt.check()                     # a Ctrl+C swallowed while a library loaded
+        interrupt.check()                     # a Ctrl+C Python swallowed (in a callback)
         if update is not None:
             update(fraction, stage)
 
     start = time.perf_counter()
     code = EXIT_OK
     try:
-        interrupt.check()
         prepared = _prepare(args, options, preview, outputs) if options.detect else None  # a bad photo fails fast
         model = load_model_for(args.checkpoint, options)
         result = run(args.photo, model, options, progress=progress, prepared=prepared)
@@ -270,6 +271,9 @@ def _restore_stderr(saved: int) -> None:
 
 def _fail(close, err, code: int) -> int:
     close()
+    if interrupt.pressed():              # the failure is Ctrl+C's doing (a library interrupted while loading)
+        print(INTERRUPTED_MESSAGE, file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"error: {err}", file=sys.stderr)
     return code
 
@@ -290,11 +294,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_reconstruct(args)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("error: interrupted; nothing was written", file=sys.stderr)
+        print(INTERRUPTED_MESSAGE, file=sys.stderr)
         return EXIT_INTERRUPTED
     except ModuleNotFoundError as err:
         hint = _missing_package(err)
         if hint is None:
             raise
-        print(f"error: {hint}", file=sys.stderr)
-        return EXIT_MISSING_PACKAGE
+        return _fail(lambda: None, hint, EXIT_MISSING_PACKAGE)
+    except Exception:
+        if not interrupt.pressed():
+            raise
+        print(INTERRUPTED_MESSAGE, file=sys.stderr)     # e.g. numpy's ImportError when Ctrl+C hit its loading
+        return EXIT_INTERRUPTED
