@@ -7,11 +7,13 @@ the generator's limb joints (all, or one group at a time) and by the nearest bon
 confusion table (true part -> heaviest bone's part) and where the errors lie (distance to the nearest true
 joint; the generator's primitive nearest each wrong vertex). ``--measure`` prints ``bench_rig.py``'s
 measures instead, with linear blend skinning in numpy (they agree with Blender's to about 0.1), in seconds;
-``--true-limbs`` with the generator's limb joints; ``--case FILE`` measures another prepared case (the bundled
-example: ``out/bench_rig_example/example_256.pkl`` from ``bench_rig_example.py --prepare``), with the head turn
+``--true-limbs`` with the generator's limb joints; ``--hip`` adds the hip probes (``rig_truth.HIP_POSES``: the
+left thigh flexed and turned out 60°, exact bodies meshed once and cached beside the case); ``--case FILE``
+measures another prepared case (the bundled example: ``out/bench_rig_example/example_256.pkl`` from
+``bench_rig_example.py --prepare``), with the head turn
 and, per pose, the torso's share moved and the turned parts left behind.
 
-Run: ``python benchmarks/rig_diagnosis.py [--measure [--true-limbs]] [--seeds 900103,...]`` after
+Run: ``python benchmarks/rig_diagnosis.py [--measure [--true-limbs] [--hip]] [--seeds 900103,...]`` after
 ``bench_rig.py --prepare``.
 """
 from __future__ import annotations
@@ -30,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from pifuhd_blender import part_weights as pw, placement, skeleton  # noqa: E402
 from training import rig_truth as rt  # noqa: E402
-from training.people import moved_parts, nearest_parts  # noqa: E402
+from training.people import nearest_parts, repose  # noqa: E402
 
 FALLOFF = 0.03   # as rig.FALLOFF (rig.py needs bpy)
 
@@ -168,13 +170,31 @@ def load(path: Path):
     return data, verts, tris, place, skeleton.estimate_skeleton(verts, tris, local_kp)
 
 
-def measure_row(path: Path, true_limbs: bool = False) -> None:
+def hip_exact(path: Path, data: dict) -> dict:
+    """The exact bodies of ``rig_truth.HIP_POSES`` (pose -> cube-frame (vertices, faces)) for the case at
+    ``path``: meshed from the generator on first use (seconds per pose), then read from ``<case>.hip.pkl``
+    beside it."""
+    cache = path.with_suffix(".hip.pkl")
+    if cache.is_file():
+        with open(cache, "rb") as fh:
+            exact = pickle.load(fh)
+        if set(exact) == set(rt.HIP_POSES):
+            return exact
+    case = data["case"]
+    exact = {pose: rt.exact_mesh(repose(case.shape, turns), case.frame) for pose, turns in rt.HIP_POSES.items()}
+    with open(cache, "wb") as fh:
+        pickle.dump(exact, fh)
+    return exact
+
+
+def measure_row(path: Path, true_limbs: bool = False, hip: bool = False) -> None:
     data, verts, tris, place, skel = load(path)
     case = data["case"]
     if true_limbs:
         skel = with_joints(skel, true_joints(case, place))
-    poses = {**rt.POSES, **rt.RIG_ONLY_POSES}
-    for row in measure(case, data["exact"], place, skel, poses):
+    poses = {**rt.POSES, **rt.RIG_ONLY_POSES, **(rt.HIP_POSES if hip else {})}
+    exact = {**data["exact"], **(hip_exact(path, data) if hip else {})}
+    for row in measure(case, exact, place, skel, poses):
         print(f"| {case.seed} | {row['pose']} | {100 * row['accuracy']:.1f} % | {100 * row['leak']:.2f} % | "
               f"{100 * row['torso']:.2f} % | {100 * row['behind']:.1f} % | {row['chamfer_ratio']:.2f} | "
               f"{row['over2']} | {row['over3']} | {row['worst']:.1f}x |", flush=True)
@@ -228,13 +248,15 @@ def main() -> None:
                         help="a prepared case file instead (e.g. out/bench_rig_example/example_256.pkl)")
     parser.add_argument("--measure", action="store_true", help="the benchmark's measures (numpy skinning)")
     parser.add_argument("--true-limbs", action="store_true", help="with --measure: the generator's limb joints")
+    parser.add_argument("--hip", action="store_true",
+                        help="with --measure: the hip probes too (rig_truth.HIP_POSES, exact bodies cached)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s] or list(rt.BENCH_SEEDS)
     for path in args.case or [args.cache / f"{seed}.pkl" for seed in seeds]:
         seed = path.stem
         if path.is_file():
             if args.measure:
-                measure_row(path, args.true_limbs)
+                measure_row(path, args.true_limbs, args.hip)
             else:
                 diagnose(path)
         else:

@@ -202,3 +202,21 @@ def test_mesh_measures_on_the_exact_surface():
     assert n >= 1 and isinstance(closed, bool)
     two = np.concatenate([faces, faces + len(verts)])
     assert components_and_closed(two, 2 * len(verts))[0] == 2 * n
+
+
+def test_hip_probe_poses_flex_the_left_thigh_forward_and_turn_it_out():
+    # the hip probes (rig_truth.HIP_POSES, benchmarks/rig_diagnosis.py --hip) turn the left thigh about the hip
+    # joint: flexed, the knee comes forward (+z, body frame); turned out, it goes to the person's left (+x),
+    # up by the same turn either way; the right leg and the torso stay
+    from training.people import repose
+    from training.rig_truth import HIP_POSES
+
+    shape = sample_person(900130)
+    rest = {k: np.asarray(v) for k, v in shape.meta["joints"].items()}
+    thigh = np.linalg.norm(rest["knee+1"] - rest["hip+1"])
+    for pose, axis in (("left hip flexed 60°", 2), ("left hip out 60°", 0)):
+        posed = {k: np.asarray(v) for k, v in repose(shape, HIP_POSES[pose]).meta["joints"].items()}
+        step = posed["knee+1"] - rest["knee+1"]
+        assert step[axis] > 0.8 * np.sin(np.radians(60.0)) * thigh, pose
+        assert step[1] > 0.4 * thigh, pose                      # 1 - cos 60° = 0.5 of the thigh, upwards
+        assert np.allclose(posed["hip+1"], rest["hip+1"]) and np.allclose(posed["knee-1"], rest["knee-1"])

@@ -40,6 +40,13 @@ POSES = {
 RIG_ONLY_POSES = {
     "head turned 45°": (JointTurn("head", 0, (0.0, 1.0, 0.0), 45.0),),
 }
+#: Probe poses for the hip (not in the benchmark's table: ``benchmarks/rig_diagnosis.py --measure --hip``):
+#: the left thigh flexed 60° forward and turned 60° outwards (body frame, as :data:`POSES`). Rules at the hip
+#: (the thigh's plane, its fade, the taper) are judged on these: the knee and arm poses leave the hip still.
+HIP_POSES = {
+    "left hip flexed 60°": (JointTurn("thigh", +1, (1.0, 0.0, 0.0), -60.0),),
+    "left hip out 60°": (JointTurn("thigh", +1, (0.0, 0.0, 1.0), 60.0),),
+}
 #: Unseen people (900000+ never train) covering the hard cases: hands on hips (with a skirt, trousers, loose
 #: trousers), arms down against the torso (skirt, dress, trousers), legs together under a skirt or dress.
 BENCH_SEEDS = (900103, 900119, 900113, 900104, 900118, 900130, 900135)
