@@ -6,7 +6,8 @@ A vertex belongs to a limb segment only when it lies inside that segment's capsu
 radius, measured on the mesh and kept within bounds set by the body's height; narrower under a skirt) and its
 surface faces away from the bone (a torso or skirt the limb lies against faces the limb); islands of one part
 inside another are removed, and a piece of torso cut off from the torso's main piece is the limb's around it
-(a forearm patch outside the capsule). Shin and foot capsules are first moved in depth onto the limb's surface;
+(a forearm patch outside the capsule); the core of an arm's capsule is the arm's whichever way its surface
+faces. Shin and foot capsules are first moved in depth onto the limb's surface;
 arm capsules are wider on the arm's side away from the spine, and an upper arm's leaves out the armpit (its
 side towards the spine just below the shoulder); thigh capsules are wider towards the hip (in trousers); a
 trouser hem wider than the shoe is the shin's below the ankle. Everything else is torso or head.
@@ -37,6 +38,8 @@ EXTREMITIES = ("Hand", "Foot", "Toes")
 FACING = 0.3              # a limb's own surface faces away from its bone: cosine at least this,
 FACING_OF = {"LowerArm": 0.5, "Hand": 0.5}   # or this for these kinds (a belly or hip under a forearm or hand
                           # resting on it is inside their capsules and faces away at cosines 0.3-0.65)
+FACING_CORE = 0.4         # an arm's surface this close to its bone (share of the capsule's radius) is the arm's
+                          # whichever way it faces (see assign_parts)
 MAJORITY_ROUNDS = 3       # rounds of the islands filter (see majority_filter)
 MAJORITY_SHARE = 0.6      # a vertex takes a label this share of its neighbours carry
 CENTRED = ("LowerLeg", "Foot")   # limb kinds whose capsules are moved onto their surface (centred_axes)
@@ -277,8 +280,13 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
     the spine from the shoulder's joint down to :data:`ARMPIT_TO` of the bone (:data:`ARMPIT_KINDS`): there
     the arm joins the torso, and what lies in the capsule is the armpit and the chest or back beside it,
     which a raised arm leaves in place (benchmarks/rig_diagnosis.py: 7 generated people, inner side of the
-    upper arm above a quarter of the bone: about 210 torso vertices to 5 of arm). ``growth`` [N, B]:
-    capsules that much wider there (e.g. :func:`thigh_taper`)."""
+    upper arm above a quarter of the bone: about 210 torso vertices to 5 of arm). With ``normals``, a point
+    whose surface does not face away from a limb's bone (:data:`FACING`, :data:`FACING_OF`) is not that
+    limb's, unless it lies within :data:`FACING_CORE` of the capsule's radius of an arm bone: no torso
+    surface lies that deep inside an arm, and there the bone, lifted from the photo centimetres off in depth,
+    runs close under the arm's own surface, whose normals point across it (7 generated people: about 1 % more
+    of a hanging forearm the arm's, none of the torso). ``growth`` [N, B]: capsules that much wider there
+    (e.g. :func:`thigh_taper`)."""
     d = segment_distances(points, heads, tails)
     limb = radii > 0
     score = np.full(d.shape, np.inf)
@@ -297,8 +305,11 @@ def assign_parts(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, radii
     if normals is not None:             # a surface that does not face away from the bone is not the limb's
         least = (np.array([FACING_OF.get(bone_kind(n)[1], FACING) for n in names]) if names is not None
                  else np.full(len(radii), FACING))
-        score[:, tested] = np.where(facing(points, normals, heads[tested], tails[tested]) >= least[tested],
-                                    score[:, tested], np.inf)
+        core = np.zeros(len(radii))     # unless it lies in an arm's core: no torso is that close to the bone
+        if names is not None:
+            core[[bone_kind(n)[1] in ARM_KINDS for n in names]] = FACING_CORE
+        score[:, tested] = np.where((facing(points, normals, heads[tested], tails[tested]) >= least[tested])
+                                    | (score[:, tested] < core[tested]), score[:, tested], np.inf)
     best = score.argmin(axis=1)
     best_score = score[np.arange(len(points)), best]
     # fingers and shoe tips reach past their capsules: a point whose nearest bone is a hand or foot bone

@@ -271,6 +271,23 @@ def test_a_belly_under_a_resting_forearm_is_not_the_forearms():
     assert part_labels.FACING < 0.42 < part_labels.FACING_OF["LowerArm"]
 
 
+def test_an_arms_core_is_the_arms_whichever_way_it_faces():
+    # a forearm whose bone, lifted from the photo, runs 2 cm under the arm's own surface: that surface's
+    # normal points across the bone (cosine 0 with the direction away from it), which the facing rule alone
+    # gives the torso; within FACING_CORE of the capsule's radius it is the arm's, farther out the rule holds
+    names = ["Hips", "Spine", "LeftUpperArm", "LeftLowerArm"]
+    heads = np.array([[0, 0, 0.9], [0, 0, 1.1], [0.25, 0, 1.45], [0.25, 0, 1.2]])
+    tails = np.array([[0, 0, 1.1], [0, 0, 1.45], [0.25, 0, 1.2], [0.25, 0, 0.95]])
+    radii = np.array([0.0, 0.0, 0.07, 0.06])
+    core = 0.5 * part_labels.FACING_CORE * radii[3]
+    out = 1.5 * part_labels.FACING_CORE * radii[3]
+    pts = np.array([[0.25, -core, 1.07], [0.25, -out, 1.07]])
+    normals = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])           # across the bone: cosine 0
+    assert np.allclose(part_labels.facing(pts, normals, heads, tails)[:, 3], 0.0)
+    assert list(part_labels.assign_parts(pts, heads, tails, radii, names, normals)) == [3, -1]
+    assert list(part_labels.assign_parts(pts, heads, tails, radii, None, normals)) == [-1, -1]   # arms unknown
+
+
 def test_the_armpit_beside_an_upper_arm_is_the_torsos():
     # an upper arm hanging 0.2 m from the spine: a point half a capsule radius from the bone on its side towards
     # the spine, just below the shoulder's joint, is the armpit or the chest beside it (torso); the same on the
