@@ -5,9 +5,10 @@ body-part weights, the left upper arm raised 60° sideways. The photo is the gen
 ``EXAMPLE_SEED`` (hands on hips, a skirt), so which vertices should stay still is exact truth, not the
 weights' own opinion: every vertex of her torso (skirt and shirt included) and of her legs.
 
-Floors from the measured figures, with margin (the issue's target is 1 % of the torso; not reached yet). The
-turned parts must follow their bones: a piece of forearm outside its capsule stayed in the air where the
-elbow was (20 % of the arm left behind), and the calf of a bent knee stayed with the skirt (29 %)."""
+Floors from the measured figures, with margin (the issue's target: 1 % of the torso). The turned parts must
+follow their bones: a piece of forearm outside its capsule stayed in the air where the elbow was (20 % of
+the arm left behind), and the calf of a bent knee stayed with the skirt (29 %). A turned head twists the neck
+and leaves the shoulders (it tore edges past 3x where a fifth bone's weight vanished between neighbours)."""
 from __future__ import annotations
 
 import pickle
@@ -18,7 +19,7 @@ import pytest
 
 from benchmarks.bench_rig_example import ARM, measure
 from tests.conftest import REPO
-from training.rig_truth import POSES
+from training.rig_truth import POSES, RIG_ONLY_POSES
 
 RESOLUTION = 128
 PREPARE = """
@@ -42,22 +43,26 @@ def example(tmp_path_factory):
 
 
 KNEE = "left knee bent 60°"
+HEAD = "head turned 45°"
 
 
 def test_raising_the_arm_and_bending_the_knee_move_only_the_turned_parts(bpy, installed_addon, example):
     case = example["case"]
     assert case.colors is not None and len(case.faces) <= 30_000            # coloured, within the Game budget
-    rows = measure(bpy, installed_addon, example, ["PARTS"], poses={p: POSES[p] for p in (ARM, KNEE)})["PARTS"]
-    arm, knee = rows
-    # measured at 128 with the arm raised: 1.4 % of the torso moves more than 1 cm (bone heat: 23 %; the
-    # issue's target: 1 %), none of it below the hips, none of the legs; 7.4 % of the arm's vertices end more
+    poses = {**POSES, **RIG_ONLY_POSES}
+    rows = measure(bpy, installed_addon, example, ["PARTS"], poses={p: poses[p] for p in (ARM, KNEE, HEAD)})
+    arm, knee, head = rows["PARTS"]
+    # measured at 128 with the arm raised: 0.79 % of the torso moves more than 1 cm (bone heat: 23 %; the
+    # issue's target: 1 %), none of it below the hips, none of the legs; 6.3 % of the arm's vertices end more
     # than 5 cm from where the raised arm takes them (the top of the shoulder, on the torso's side of the
     # joint); no edge past 2x
-    assert arm["torso"] < 0.016
+    assert arm["torso"] < 0.01
     assert arm["below_hips"] < 0.005 and arm["other_legs"] < 0.005
-    assert arm["behind"] < 0.085
+    assert arm["behind"] < 0.075
     assert arm["over3"] == 0
-    # with the knee bent: 0.25 % of the torso moves, 4.8 % of the shin and foot is left behind
-    assert knee["torso"] < 0.005 and knee["other_legs"] < 0.005
-    assert knee["behind"] < 0.06
+    # with the knee bent: 0.11 % of the torso moves, 3.3 % of the shin and foot is left behind
+    assert knee["torso"] < 0.003 and knee["other_legs"] < 0.005
+    assert knee["behind"] < 0.045
     assert knee["over3"] == 0
+    # the head turned 45 degrees: 0.06 % of the torso moves, no edge past 2x (worst 1.5x)
+    assert head["torso"] < 0.003 and head["over2"] == 0
