@@ -131,10 +131,12 @@ def print_table(rows: dict[str, list[dict]]) -> None:
 
 
 def write_posed_obj(row: dict, placement, place, path: Path) -> None:
-    """The posed mesh of ``row`` back in the cube frame (what ``tools/render_mesh.py`` reads), as OBJ."""
+    """The posed mesh of ``row`` (Blender's frame) back in the cube frame's axes (what
+    ``tools/render_mesh.py`` reads), as OBJ; ``place``: the placement to undo (None: axes only)."""
     from backend.mesh import Mesh, write_obj
 
-    cube = ((row["posed"] - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER
+    posed = row["posed"] if place is None else (row["posed"] - np.asarray(place.offset)) / place.scale
+    cube = posed @ placement.CUBE_TO_BLENDER          # Blender (x, -z, y) back to x, y up, z forward
     colors = row["colors"] if row["colors"] is not None else np.full((len(cube), 3), 0.7, np.float32)
     write_obj(Mesh(cube.astype(np.float32), row["faces"].astype(np.int32), colors.astype(np.float32)), path)
 

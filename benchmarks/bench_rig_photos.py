@@ -18,8 +18,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
@@ -36,62 +34,33 @@ POSES = {
 }
 
 
-def pose_and_measure(bpy, package: str, source, method: str) -> tuple[list[dict], object]:
-    """Rig a copy of the reconstruction ``source`` with weights ``method``; per pose the edges' stretch.
-    Returns (rows, the rigged copy)."""
+def pose_and_measure(bpy, package: str, source, method: str) -> list[dict]:
+    """Rig a copy of the reconstruction ``source`` with weights ``method``; per pose the edges' stretch,
+    the posed mesh (Blender's frame), its faces and colours."""
     from importlib import import_module
 
-    from mathutils import Matrix, Vector
+    from training.rig_truth import (edge_stretch, evaluated_world_positions, mesh_faces, rest_pose, turn_bone,
+                                    vertex_colors)
 
-    from training.rig_truth import edge_stretch, evaluated_world_positions, rig_name
-
-    rig = import_module(f"{package}.rig")
+    rig, placement = import_module(f"{package}.rig"), import_module(f"{package}.placement")
     ob = source.copy()
     ob.data = source.data.copy()
     ob.name = f"{source.name} {method}"
     bpy.context.scene.collection.objects.link(ob)
     arm, _info = rig.rig_object(bpy.context, ob, weights=method)
-    faces = np.empty(len(ob.data.polygons) * 3, np.int32)
-    ob.data.polygons.foreach_get("vertices", faces)
-    faces = faces.reshape(-1, 3)
+    faces, colors = mesh_faces(ob), vertex_colors(ob, placement)
     rest = evaluated_world_positions(bpy, ob)
     rows = []
     for pose, (bone, axis, degrees) in POSES.items():
-        for pb in arm.pose.bones:
-            pb.matrix_basis = Matrix.Identity(4)
-        pb = arm.pose.bones[rig_name(arm, bone)]
-        head = Vector(pb.head)
-        spin = Matrix.Rotation(np.radians(degrees), 4, Vector(axis))
-        pb.matrix = Matrix.Translation(head) @ spin @ Matrix.Translation(-head) @ pb.matrix
-        bpy.context.view_layer.update()
+        rest_pose(bpy, arm)
+        turn_bone(bpy, arm, bone, axis, degrees)
         posed = evaluated_world_positions(bpy, ob)
         stretch = edge_stretch(rest, posed, faces)
         rows.append({"pose": pose, "method": method, "over2": int((stretch > 2).sum()),
                      "over3": int((stretch > 3).sum()), "worst": float(stretch.max()), "posed": posed,
-                     "faces": faces})
-    for pb in arm.pose.bones:
-        pb.matrix_basis = Matrix.Identity(4)
-    return rows, ob
-
-
-def write_posed_obj(bpy, package: str, ob, posed: np.ndarray, path: Path) -> None:
-    """The posed mesh (Blender's frame) as OBJ in the cube frame's axes, with its vertex colours, for
-    ``tools/render_mesh.py``."""
-    from importlib import import_module
-
-    from backend.mesh import Mesh, write_obj
-
-    placement = import_module(f"{package}.placement")
-    faces = np.empty(len(ob.data.polygons) * 3, np.int32)
-    ob.data.polygons.foreach_get("vertices", faces)
-    colors = np.full((len(posed), 3), 0.7, np.float32)
-    attr = ob.data.color_attributes.active_color
-    if attr is not None and attr.domain == 'POINT':
-        linear = np.empty(len(attr.data) * 4, np.float32)
-        attr.data.foreach_get("color", linear)
-        colors = placement.linear_to_srgb(linear.reshape(-1, 4)[:, :3]).astype(np.float32)
-    cube = posed @ placement.CUBE_TO_BLENDER          # Blender (x, -z, y) back to x, y up, z forward
-    write_obj(Mesh(cube.astype(np.float32), faces.reshape(-1, 3), colors), path)
+                     "faces": faces, "colors": colors})
+    rest_pose(bpy, arm)
+    return rows
 
 
 def main() -> None:
@@ -105,22 +74,26 @@ def main() -> None:
     photos = [p for p in photos if p.is_file()]
     if not photos:
         sys.exit(f"no photos: pass --photos (the default ones live in {PHOTOS})")
+    from importlib import import_module
+
     from addon_session import install_addon, reconstruct
+    from bench_rig_example import write_posed_obj
 
     bpy, package = install_addon()
+    placement = import_module(f"{package}.placement")
     print("| photo | weights | " + " | ".join(POSES) + " |")
     print("|---|---|" + "---|" * len(POSES))
     for photo in photos:
         source = reconstruct(bpy, photo, args.resolution)
         objs = []
         for method in args.methods.split(","):
-            rows, ob = pose_and_measure(bpy, package, source, method)
+            rows = pose_and_measure(bpy, package, source, method)
             print(f"| {photo.name} | {method} | " + " | ".join(
                 f"{r['over2']:,} / {r['over3']:,} ({r['worst']:.1f}x)" for r in rows) + " |", flush=True)
             if args.render is not None:
                 args.render.mkdir(parents=True, exist_ok=True)
                 obj = args.render / f"{photo.stem}_{method.lower()}_arm.obj"
-                write_posed_obj(bpy, package, ob, rows[0]["posed"], obj)
+                write_posed_obj(rows[0], placement, None, obj)
                 objs.append(obj)
         if objs:
             # its own process: Workbench needs an OpenGL context, and a failing one aborts the whole process

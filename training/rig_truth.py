@@ -226,8 +226,6 @@ def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str,
     true body part ``parts``, and ``body_y`` [V] (height in the person's body frame, metres at rest)."""
     from importlib import import_module
 
-    from mathutils import Matrix, Vector
-
     rig, scene_object = import_module(f"{package}.rig"), import_module(f"{package}.scene_object")
     placement = import_module(f"{package}.placement")
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
@@ -240,15 +238,7 @@ def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str,
     names = [b.name for b in arm.data.bones]
     weights = rig.read_weights(ob, names)
     # the rig may have cut the mesh (separated touching parts): label the vertices it has now
-    faces = np.empty(len(ob.data.polygons) * 3, np.int32)
-    ob.data.polygons.foreach_get("vertices", faces)
-    faces = faces.reshape(-1, 3)
-    colors = None
-    if ob.data.color_attributes.active_color is not None:
-        attr = ob.data.color_attributes.active_color
-        linear = np.empty(len(attr.data) * 4, np.float32)
-        attr.data.foreach_get("color", linear)
-        colors = placement.linear_to_srgb(linear.reshape(-1, 4)[:, :3])
+    faces, colors = mesh_faces(ob), vertex_colors(ob, placement)
 
     rest = evaluated_world_positions(bpy, ob)
     cube = ((rest - np.asarray(place.offset)) / place.scale) @ placement.CUBE_TO_BLENDER   # the inverse rotation
@@ -259,19 +249,11 @@ def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str,
     rest_chamfer = chamfer(rest, place.apply(exact["rest"][0])) if "rest" in exact else float("nan")
     rows = []
     for pose, turns in (POSES if poses is None else poses).items():
-        for pb in arm.pose.bones:
-            pb.matrix_basis = Matrix.Identity(4)
-        bpy.context.view_layer.update()
+        rest_pose(bpy, arm)
         rigid = rest.copy()   # where each turned part's vertices go if they follow their bone rigidly
         for turn in turns:
             axis = placement.cube_to_blender(axis_in_cube(case.shape, turn.axis)[None])[0]
-            pb = arm.pose.bones[rig_name(arm, bone_for(turn))]
-            head = Vector(pb.head)
-            spin = Matrix.Rotation(np.radians(turn.degrees), 4, Vector(axis.tolist()))
-            pb.matrix = Matrix.Translation(head) @ spin @ Matrix.Translation(-head) @ pb.matrix
-            bpy.context.view_layer.update()
-            world = np.asarray(arm.matrix_world @ Matrix.Translation(head) @ spin @ Matrix.Translation(-head)
-                               @ arm.matrix_world.inverted())
+            world = turn_bone(bpy, arm, bone_for(turn), axis, turn.degrees)
             sel = np.isin(np.asarray(parts), sorted(turned_parts([turn])))
             rigid[sel] = rigid[sel] @ world[:3, :3].T + world[:3, 3]
         posed = evaluated_world_positions(bpy, ob)
@@ -287,6 +269,47 @@ def measure_in_blender(bpy, package: str, case: Case, exact: dict, method: str,
                      "rest": rest, "posed": posed, "faces": faces, "colors": colors, "parts": parts,
                      "body_y": body_y})
     return rows
+
+
+def mesh_faces(ob) -> np.ndarray:
+    """The triangles [F, 3] of the mesh object ``ob`` (the rig may have cut its mesh)."""
+    faces = np.empty(len(ob.data.polygons) * 3, np.int32)
+    ob.data.polygons.foreach_get("vertices", faces)
+    return faces.reshape(-1, 3)
+
+
+def vertex_colors(ob, placement) -> np.ndarray | None:
+    """The mesh object's per-vertex colours, sRGB [V, 3] in [0, 1] (``placement``: the add-on's module, for
+    the linear -> sRGB conversion), or None without a per-vertex colour attribute."""
+    attr = ob.data.color_attributes.active_color
+    if attr is None or attr.domain != 'POINT':
+        return None
+    linear = np.empty(len(attr.data) * 4, np.float32)
+    attr.data.foreach_get("color", linear)
+    return placement.linear_to_srgb(linear.reshape(-1, 4)[:, :3])
+
+
+def rest_pose(bpy, arm) -> None:
+    """Every pose bone of the armature object ``arm`` back at rest."""
+    from mathutils import Matrix
+
+    for pb in arm.pose.bones:
+        pb.matrix_basis = Matrix.Identity(4)
+    bpy.context.view_layer.update()
+
+
+def turn_bone(bpy, arm, humanoid: str, axis, degrees: float) -> np.ndarray:
+    """Turn the armature's bone ``humanoid`` (a Humanoid name) by ``degrees`` about ``axis`` (armature space)
+    through its head, on top of its pose; returns the turn as a world-space 4x4 matrix."""
+    from mathutils import Matrix, Vector
+
+    pb = arm.pose.bones[rig_name(arm, humanoid)]
+    head = Vector(pb.head)
+    about = Matrix.Translation(head) @ Matrix.Rotation(np.radians(degrees), 4, Vector(list(axis))) \
+        @ Matrix.Translation(-head)
+    pb.matrix = about @ pb.matrix
+    bpy.context.view_layer.update()
+    return np.asarray(arm.matrix_world @ about @ arm.matrix_world.inverted())
 
 
 def rig_name(arm, humanoid: str) -> str:
