@@ -211,8 +211,8 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         # the neck). Neither it nor the neck reaches where a limb joins the torso: the limb's root follows
         # only the limb's parent there, so torso points beside it that followed the neck would tear off
         share = neck_twist(points[torso], heads[parents[b]], heads[b], width)
-        blend = drop_smallest(w[torso], max_influences)
-        share *= (blend[:, b] + blend[:, parents[b]]) / np.maximum(blend.sum(axis=1), 1e-12)
+        kept = drop_smallest(w[torso], max_influences)      # the distance blend as it will be kept
+        share *= (kept[:, b] + kept[:, parents[b]]) / np.maximum(kept.sum(axis=1), 1e-12)
         clear = np.ones(len(share))
         if faces is not None and (part >= 0).any():
             from_limb = surface_distance(points, faces, part >= 0, LIMB_CLEAR * height)
