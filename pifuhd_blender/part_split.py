@@ -19,6 +19,9 @@ from typing import Callable
 
 import numpy as np
 
+#: per vertex that closes a hole: (original vertex indices [k], their shares [k] summing to 1)
+Rims = dict[int, tuple[np.ndarray, np.ndarray]]
+
 
 def face_parts(faces: np.ndarray, part: np.ndarray) -> np.ndarray:
     """Label [F] of each face: the label of at least two of its corners, else its first corner's."""
@@ -42,12 +45,15 @@ def _groups(labels: set, joined: Callable[[int, int], bool]) -> list[set]:
 
 
 def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
-                joined: Callable[[int, int, int], bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                joined: Callable[[int, int, int], bool]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Rims]:
     """Cut ``faces`` [F, 3] where labels that are not ``joined`` (label a, label b, at vertex index) meet
     (dropping the faces between them), close the holes.
 
     Returns (vertices [V', 3], faces [F', 3], source [V'] the original vertex each new vertex copies (a hole's
-    centre: the first vertex of its rim), part [V'] each new vertex's label). The first V vertices keep
+    centre: the first vertex of its rim), part [V'] each new vertex's label, rims: for each vertex inside a
+    closed hole (a fan's centre, a chord's middle) the original vertices around it and their shares (indices [k],
+    shares [k] summing to 1), which its colour and other attributes should blend). The first V vertices keep
     their order; the faces that bridge a contact (:func:`bridging`) are dropped, the others keep their
     order (they may point at copies); copies, the closing fans' centres and the copies of vertices where two
     closed holes touch (:func:`unpinch`) follow, in that order. Without contacts to cut, the
@@ -83,20 +89,32 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
             for lab in g:
                 copy_of[(vi, lab)] = index
     if not copy_of and not len(dropped):
-        return v, f, np.arange(len(v)), np.asarray(new_part)
+        return v, f, np.arange(len(v)), np.asarray(new_part), {}
     for fi in range(len(f)):
         lab = fpart[fi]
         for c in range(3):
             f[fi, c] = copy_of.get((int(f[fi, c]), lab), f[fi, c])
     new_v = v[np.asarray(source)]
-    fans, centres, centre_source, centre_part = [], [], [], []
+    fans, centres, centre_source, centre_part, centre_mix = [], [], [], [], []
     edges = {frozenset(e) for e in np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).tolist()}
 
-    def add_vertex(position: np.ndarray, like: int) -> int:
+    def mix_of(i: int) -> dict[int, float]:
+        """The original vertices (and their shares) that a vertex of the cut mesh stands for."""
+        return {source[i]: 1.0} if i < len(source) else centre_mix[i - len(new_v)]
+
+    def add_vertex(position: np.ndarray, like: int, mix: dict[int, float]) -> int:
         centres.append(position)
         centre_source.append(source[like] if like < len(source) else centre_source[like - len(new_v)])
         centre_part.append(new_part[like] if like < len(new_part) else centre_part[like - len(new_v)])
+        centre_mix.append(mix)
         return len(new_v) + len(centres) - 1
+
+    def blend(shares: list[tuple[int, float]]) -> dict[int, float]:
+        out: dict[int, float] = defaultdict(float)
+        for i, share in shares:
+            for r, w in mix_of(i).items():
+                out[r] += share * w
+        return dict(out)
 
     def position(i: int) -> np.ndarray:
         return new_v[i] if i < len(new_v) else centres[i - len(new_v)]
@@ -107,7 +125,8 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
             if len(piece) == 3:
                 out.append(tuple(piece))
                 continue
-            centre = add_vertex(np.mean([position(i) for i in piece], axis=0), piece[0])
+            centre = add_vertex(np.mean([position(i) for i in piece], axis=0), piece[0],
+                                blend([(i, 1.0 / len(piece)) for i in piece]))
             out += [(centre, piece[i], piece[(i + 1) % len(piece)]) for i in range(len(piece))]
         return out
 
@@ -122,13 +141,13 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
             mids = {}
             for chord in {frozenset((p[0], p[-1])) for p in pieces} & edges:
                 a, b = sorted(chord)
-                mids[chord] = add_vertex(0.5 * (position(a) + position(b)), a)
+                mids[chord] = add_vertex(0.5 * (position(a) + position(b)), a, blend([(a, 0.5), (b, 0.5)]))
             pieces = [p + [mids[frozenset((p[0], p[-1]))]] if frozenset((p[0], p[-1])) in mids else p
                       for p in pieces]
         new = close(pieces)
         new_half = [(t[i], t[(i + 1) % 3]) for t in new for i in range(3)]
         if len(pieces) > 1 and (len(set(new_half)) < len(new_half) or set(new_half) & half):
-            del centres[kept:], centre_source[kept:], centre_part[kept:]     # one fan over the whole hole
+            del centres[kept:], centre_source[kept:], centre_part[kept:], centre_mix[kept:]  # one patch, whole hole
             new = close([loop])
             new_half = [(t[i], t[(i + 1) % 3]) for t in new for i in range(3)]
         fans += new
@@ -138,8 +157,10 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
     out_f = np.vstack([f, np.asarray(fans, dtype=np.int64).reshape(-1, 3)])
     out_source, out_part = np.asarray(source + centre_source), np.asarray(new_part + centre_part)
     out_f, pinched = unpinch(out_f, len(out_v), sorted({i for loop in loops for i in loop}))
+    rims = {len(new_v) + k: (np.fromiter(mix, np.int64, len(mix)), np.fromiter(mix.values(), np.float64, len(mix)))
+            for k, mix in enumerate(centre_mix)}
     return (np.vstack([out_v, out_v[pinched]]), out_f, np.r_[out_source, out_source[pinched]],
-            np.r_[out_part, out_part[pinched]])
+            np.r_[out_part, out_part[pinched]], rims)
 
 
 def unpinch(faces: np.ndarray, count: int, candidates: list[int]) -> tuple[np.ndarray, np.ndarray]:

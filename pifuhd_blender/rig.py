@@ -18,7 +18,7 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 from mathutils import Matrix, Vector
 
-from . import part_weights, scene_object, skeleton
+from . import part_split, part_weights, scene_object, skeleton
 from .person import PersonOperator
 
 RIG_TAG = "pifuhd_rig"            # on the armature object: the naming convention used
@@ -190,9 +190,12 @@ def write_weights(ob: bpy.types.Object, names: list[str], weights: np.ndarray) -
             vg.add([int(i)], float(column[i]), 'REPLACE')
 
 
-def _replace_geometry(me: bpy.types.Mesh, verts: np.ndarray, faces: np.ndarray, source: np.ndarray) -> None:
+def _replace_geometry(me: bpy.types.Mesh, verts: np.ndarray, faces: np.ndarray, source: np.ndarray,
+                      rims: part_split.Rims) -> None:
     """Give the triangle mesh ``me`` new vertices [V, 3] and triangles [F, 3]; point-domain attributes (the
-    vertex colours) are carried over from each new vertex's ``source`` vertex, smooth shading kept."""
+    vertex colours) are carried over from each new vertex's ``source`` vertex, or for a vertex in ``rims``
+    (one that closes a hole: old vertex indices and their shares) blended from the old vertices around it,
+    smooth shading kept."""
     saved = []
     for attr in me.attributes:
         if attr.domain == 'POINT' and not attr.name.startswith(".") and attr.name != "position":
@@ -220,7 +223,11 @@ def _replace_geometry(me: bpy.types.Mesh, verts: np.ndarray, faces: np.ndarray, 
     me.polygons.foreach_set("use_smooth", np.full(len(faces), smooth))
     for name, data_type, key, width, data in saved:
         attr = me.attributes.get(name) or me.attributes.new(name, data_type, 'POINT')
-        attr.data.foreach_set(key, data[source].ravel())
+        carried = data[source]
+        if data.dtype.kind == 'f':
+            for i, (around, shares) in rims.items():
+                carried[i] = shares @ data[around]
+        attr.data.foreach_set(key, carried.ravel())
     for i, attr in enumerate(colours):
         if attr.name == active:
             colours.active_color_index = i
@@ -279,11 +286,11 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
         parents = [order.index(b.parent.name) if b.parent is not None and b.parent.name in order else None
                    for b in bones]
         cut = separate_parts and _can_separate(ob.data)
-        new_v, new_f, source, w = part_weights.body_part_skin(
+        new_v, new_f, source, w, rims = part_weights.body_part_skin(
             verts, tris, heads, tails, order, parents, height=skel.height, falloff=FALLOFF * skel.height,
             max_influences=max_influences, separate_parts=cut)
         if len(new_v) != len(verts) or not np.array_equal(new_f, tris):
-            _replace_geometry(ob.data, new_v, new_f, source)
+            _replace_geometry(ob.data, new_v, new_f, source, rims)
             separated = int(len(new_v) - len(verts))
             verts = new_v.astype(np.float32)
         how = "body parts" + (f", touching parts separated ({separated} vertices added to close them)"

@@ -46,12 +46,19 @@ def test_touching_parts_are_cut_and_closed():
     v, f = box_grid((0, 0, 0), (2, 1, 1), 6)
     part = np.where(v[:, 0] > 1.0, 1, 0)                      # two parts along x
     joined_never = lambda a, b, at: a == b                    # noqa: E731
-    nv, nf, source, npart = part_split.split_parts(v, f, part, joined_never)
+    nv, nf, source, npart, rims = part_split.split_parts(v, f, part, joined_never)
     assert np.allclose(nv[:len(v)], v) and np.array_equal(npart[:len(v)], part)
     # the contact's vertices are not copied: each stays one vertex of its own part (a copy on the other side
     # would move with that side, one of the two wrong whatever the truth there); only the two holes' centres
     # are new, and every vertex is still on the surface
     assert len(nv) == len(v) + 2 and not np.isclose(nv[len(v):], v[source[len(v):]]).all(axis=1).any()
+    # each centre stands for its hole's whole rim, evenly (its colour is their mean, not its first rim
+    # vertex's): the rim's vertices are the centre's neighbours, and the centre lies at their mean
+    assert sorted(rims) == [len(v), len(v) + 1]
+    for centre, (rim, shares) in rims.items():
+        ring = {int(i) for t in nf if centre in t for i in t} - {centre}
+        assert set(source[list(ring)]) == set(rim.tolist()) and np.allclose(shares, 1.0 / len(rim))
+        assert np.allclose(nv[centre], v[rim].mean(axis=0))
     assert np.array_equal(np.unique(nf), np.arange(len(nv)))
     # closed: every edge is used by exactly two faces, in opposite directions
     half = np.concatenate([nf[:, [0, 1]], nf[:, [1, 2]], nf[:, [2, 0]]])
@@ -72,7 +79,7 @@ def test_a_lone_vertex_of_another_part_is_not_cut_out():
     v, f = box_grid((0, 0, 0), (2, 1, 1), 6)
     part = np.zeros(len(v), int)
     part[len(v) // 2] = 1
-    nv, nf, _source, npart = part_split.split_parts(v, f, part, lambda a, b, at: a == b)
+    nv, nf, _source, npart, _rims = part_split.split_parts(v, f, part, lambda a, b, at: a == b)
     assert len(nv) == len(v) and np.array_equal(nf, f) and (npart == 0).all()
 
 
@@ -123,7 +130,7 @@ def test_a_slit_is_closed_side_by_side():
     v, f = box_grid((0, 0, 0), (2, 1, 1), 6)
     part = np.where(v[:, 0] > 1.0, 1, 0)
     joined_low = lambda a, b, at: a == b or v[at, 1] < 0.3    # noqa: E731  (joined along one side only)
-    nv, nf, source, npart = part_split.split_parts(v, f, part, joined_low)
+    nv, nf, source, npart, _rims = part_split.split_parts(v, f, part, joined_low)
     half = np.concatenate([nf[:, [0, 1]], nf[:, [1, 2]], nf[:, [2, 0]]])
     assert len({tuple(e) for e in half}) == len(half)
     assert {tuple(e[::-1]) for e in half} == {tuple(e) for e in half}
@@ -500,8 +507,8 @@ def test_a_hem_over_the_shoe_is_cut_from_it_but_the_ankle_stays_joined():
     radii = np.array([0.0, 0.0, 0.1, 0.06, 0.06, 0.05])
     joined = part_weights.separate(v, f, LEG_HEADS, LEG_TAILS, LEG_PARENTS, radii, part)
     assert len(joined[0]) == len(v)                                       # without planes: one limb, no cut
-    nv, nf, source, npart = part_weights.separate(v, f, LEG_HEADS, LEG_TAILS, LEG_PARENTS, radii, part, planes,
-                                                  0.02 * 1.75)
+    nv, nf, source, npart, _rims = part_weights.separate(v, f, LEG_HEADS, LEG_TAILS, LEG_PARENTS, radii, part,
+                                                         planes, 0.02 * 1.75)
     copies = source[len(v):]
     assert len(copies) > 0 and (v[copies, 2] < 0.09 - 0.02 * 1.75 + 1e-9).all()   # cut below the ankle only
 

@@ -87,6 +87,39 @@ def test_every_vertex_is_weighted_and_weights_sum_to_one(bpy, mods, person, weig
     assert sum(m.type == 'ARMATURE' and m.object == arm for m in ob.modifiers) == 1
 
 
+def test_the_patches_closing_a_cut_take_their_rims_colour(bpy, mods, person, installed_addon):
+    """Where the rig cuts touching parts apart (the legs here) and closes each side with a fan, the fan's centre
+    has the mean colour of the rim around it, not the colour of one rim vertex (which drew a dark star on the
+    example's hip where her hand had rested)."""
+    ob, _ = person
+    n = len(ob.data.vertices)
+    rigged(bpy, mods, ob)
+    me = ob.data
+    assert len(me.vertices) > n                                 # the legs were cut apart
+    name = import_module(f"{installed_addon}.scene_object").COLOR_ATTRIBUTE
+    colour = np.empty(len(me.vertices) * 4, np.float32)
+    me.color_attributes[name].data.foreach_get("color", colour)
+    colour = colour.reshape(-1, 4)
+    co = np.empty(len(me.vertices) * 3, np.float32)
+    me.vertices.foreach_get("co", co)
+    co = co.reshape(-1, 3)
+    tris = np.empty(len(me.polygons) * 3, np.int32)
+    me.polygons.foreach_get("vertices", tris)
+    tris = tris.reshape(-1, 3)
+    # a centre is a new vertex that copies no old one's position; its neighbours are its rim
+    old = {tuple(p) for p in co[:n].round(6)}
+    centres = [i for i in range(n, len(co)) if tuple(co[i].round(6)) not in old]
+    checked = 0
+    for c in centres:
+        ring = sorted({int(i) for t in tris if c in t for i in t} - {c})
+        if any(i in centres for i in ring):                    # a chord's middle on the rim: skip
+            continue
+        rim = colour[ring]
+        assert np.allclose(colour[c], rim.mean(axis=0), atol=1e-5)
+        checked += np.ptp(rim[:, :3], axis=0).max() > 1e-3       # a rim of more than one colour
+    assert checked > 0
+
+
 def test_joints_come_from_the_keypoints_and_lie_inside_the_mesh(bpy, mods, person, analytic_person):
     ob, transform = person
     arm = rigged(bpy, mods, ob)
