@@ -6,7 +6,7 @@ Real photos have no exact truth, so this measures what tears: edges stretched pa
 stretch) per pose. On real photos the demo model gives arms held out from the body fins centimetres deep
 (it was trained on generated people only), the case ``pifuhd_blender/silhouette.py`` is for.
 ``--render FOLDER`` writes a Workbench render (front) of each photo with its left arm raised, one person per
-method, left to right.
+method, left to right (``--render-pose knee``: another pose, by a word of its name).
 
 Run: ``python benchmarks/bench_rig_photos.py [--photos a.jpg,b.jpg] [--methods AUTO,PARTS] [--render out/]``
 (default: the photos of ``../shared/photos`` held out from the body, when that folder is there).
@@ -69,11 +69,16 @@ def main() -> None:
     parser.add_argument("--methods", default="AUTO,PARTS")
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--render", type=Path, default=None, help="folder for the renders (arm raised)")
+    parser.add_argument("--render-pose", default="left arm", help="the pose to render: a word of its name "
+                        f"(one of: {', '.join(POSES)})")
     args = parser.parse_args()
     photos = [Path(p) for p in args.photos.split(",") if p] or [PHOTOS / name for name in DEFAULT]
     photos = [p for p in photos if p.is_file()]
     if not photos:
         sys.exit(f"no photos: pass --photos (the default ones live in {PHOTOS})")
+    shown = [k for k, pose in enumerate(POSES) if args.render_pose in pose]
+    if not shown:
+        sys.exit(f"--render-pose {args.render_pose!r} names no pose (one of: {', '.join(POSES)})")
     from importlib import import_module
 
     from addon_session import install_addon, reconstruct
@@ -92,8 +97,8 @@ def main() -> None:
                 f"{r['over2']:,} / {r['over3']:,} ({r['worst']:.1f}x)" for r in rows) + " |", flush=True)
             if args.render is not None:
                 args.render.mkdir(parents=True, exist_ok=True)
-                obj = args.render / f"{photo.stem}_{method.lower()}_arm.obj"
-                write_posed_obj(rows[0], placement, None, obj)
+                obj = args.render / f"{photo.stem}_{method.lower()}_{args.render_pose.replace(' ', '_')}.obj"
+                write_posed_obj(rows[shown[0]], placement, None, obj)
                 objs.append(obj)
         if objs:
             # its own process: Workbench needs an OpenGL context, and a failing one aborts the whole process

@@ -7,13 +7,13 @@ the generator's limb joints (all, or one group at a time) and by the nearest bon
 confusion table (true part -> heaviest bone's part) and where the errors lie (distance to the nearest true
 joint; the generator's primitive nearest each wrong vertex). ``--measure`` prints ``bench_rig.py``'s
 measures instead, with linear blend skinning in numpy (they agree with Blender's to about 0.1), in seconds;
-``--true-limbs`` with the generator's limb joints; ``--hip`` adds the hip probes (``rig_truth.HIP_POSES``: the
-left thigh flexed and turned out 60°, exact bodies meshed once and cached beside the case); ``--case FILE``
-measures another prepared case (the bundled example: ``out/bench_rig_example/example_256.pkl`` from
-``bench_rig_example.py --prepare``), with the head turn
-and, per pose, the torso's share moved and the turned parts left behind.
+``--true-limbs [knee,...]`` with the generator's limb joints (all, or the kinds named); ``--hip`` adds the hip
+probes (``rig_truth.HIP_POSES``: the left thigh flexed and turned out 60°, exact bodies meshed once and cached
+beside the case); ``--case FILE`` measures another prepared case (the bundled example:
+``out/bench_rig_example/example_256.pkl`` from ``bench_rig_example.py --prepare``), with the head turn and,
+per pose, the torso's share moved and the turned parts left behind.
 
-Run: ``python benchmarks/rig_diagnosis.py [--measure [--true-limbs] [--hip]] [--seeds 900103,...]`` after
+Run: ``python benchmarks/rig_diagnosis.py [--measure [--true-limbs [knee,...]] [--hip]] [--seeds 900103,...]`` after
 ``bench_rig.py --prepare``.
 """
 from __future__ import annotations
@@ -187,11 +187,15 @@ def hip_exact(path: Path, data: dict) -> dict:
     return exact
 
 
-def measure_row(path: Path, true_limbs: bool = False, hip: bool = False) -> None:
+def measure_row(path: Path, true_limbs: str = "", hip: bool = False) -> None:
+    """One table row per pose; ``true_limbs``: the generator's joints instead of the rig's for these joint
+    kinds (comma-separated, e.g. ``knee``; ``all``: every limb joint)."""
     data, verts, tris, place, skel = load(path)
     case = data["case"]
     if true_limbs:
-        skel = with_joints(skel, true_joints(case, place))
+        kinds = set(true_limbs.split(","))
+        skel = with_joints(skel, {k: p for k, p in true_joints(case, place).items()
+                                  if "all" in kinds or k.split("_")[0] in kinds})
     poses = {**rt.POSES, **rt.RIG_ONLY_POSES, **(rt.HIP_POSES if hip else {})}
     exact = {**data["exact"], **(hip_exact(path, data) if hip else {})}
     for row in measure(case, exact, place, skel, poses):
@@ -247,7 +251,8 @@ def main() -> None:
     parser.add_argument("--case", type=Path, action="append", default=[],
                         help="a prepared case file instead (e.g. out/bench_rig_example/example_256.pkl)")
     parser.add_argument("--measure", action="store_true", help="the benchmark's measures (numpy skinning)")
-    parser.add_argument("--true-limbs", action="store_true", help="with --measure: the generator's limb joints")
+    parser.add_argument("--true-limbs", nargs="?", const="all", default="",
+                        help="with --measure: the generator's limb joints (all, or the kinds named: knee,wrist,...)")
     parser.add_argument("--hip", action="store_true",
                         help="with --measure: the hip probes too (rig_truth.HIP_POSES, exact bodies cached)")
     args = parser.parse_args()
