@@ -76,6 +76,8 @@ PROPORTIONS.update({MIRROR[k]: (-x, z) for k, (x, z) in list(PROPORTIONS.items()
 TORSO_POINTS = ("Nose", "Neck", "MidHip", "LShoulder", "RShoulder", "LHip", "RHip")
 LEG_BAND = 0.01  # half the height of the slice (share of the height) a knee or ankle is centred in
 LEG_GAP = 0.015  # a gap this wide (share of the height) in a slice separates one leg from the other
+STRAIGHT_LEG = 150.0  # degrees: a leg whose hip-knee-ankle angle in the photo is at least this is straight (a
+                      # knee not found on its own leg goes onto the hip-ankle line); a leg bent more keeps its knee
 FOOT_SIDEWAYS = 0.09  # heel to big toe across the image by more than this (share of the height): a foot side-on
                       # (a foot pointing at the camera, turned out by up to 45 degrees, stays within it)
 SEARCH = 0.06  # how far (share of the height) to look for the mesh around a keypoint that misses it
@@ -336,6 +338,17 @@ def _on_line(a: np.ndarray, b: np.ndarray, z: float) -> np.ndarray:
     return a + (b - a) * float(np.clip(t, 0.0, 1.0))
 
 
+def _straight(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray) -> bool:
+    """Whether the leg hip -> knee -> ankle is straight in the photo (image plane X/Z): the angle at the knee is
+    at least :data:`STRAIGHT_LEG` (a leg standing, or legs together in a skirt; not a knee lifted or folded,
+    as in a yoga tree pose, sitting or a stride)."""
+    up, down = (hip - knee)[[0, 2]], (ankle - knee)[[0, 2]]
+    norms = np.linalg.norm(up) * np.linalg.norm(down)
+    if norms < 1e-12:
+        return True
+    return float(np.degrees(np.arccos(np.clip(up @ down / norms, -1.0, 1.0)))) >= STRAIGHT_LEG
+
+
 def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return a + (b - a) * t
 
@@ -381,7 +394,10 @@ def estimate_skeleton(vertices: np.ndarray, faces: np.ndarray, keypoints: np.nda
         hip, knee, ankle = lifted[s + "Hip"], lifted[s + "Knee"], lifted[s + "Ankle"]
         ankle = _leg_centre(body, ankle, mid) if _leg_centre(body, ankle, mid) is not None else ankle
         centre = _leg_centre(body, knee, mid)
-        knee = centre if centre is not None else _on_line(hip, ankle, knee[2])
+        if centre is not None:
+            knee = centre
+        elif _straight(hip, knee, ankle):
+            knee = _on_line(hip, ankle, knee[2])
         j["hip_" + side], j["knee_" + side], j["ankle_" + side] = hip, knee, ankle
         j["ball_" + side], j["toe_" + side] = _foot(body, ankle, +1 if s == "L" else -1)
     _fix_degenerate(j, h)
