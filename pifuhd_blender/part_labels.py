@@ -31,6 +31,8 @@ LIMB_RADIUS = {
 #: garment belongs to the hips, not the legs inside it.
 SKIRTED_RADIUS = {"UpperLeg": 0.045, "LowerLeg": 0.045}
 SKIRT_DEPTH = 0.9         # between skirted legs the interior is as deep as through a leg (1.0-1.1 measured)
+SKIRT_SPREAD = 40.0       # degrees: legs further apart than this on camera are not joined by a skirt (a leg lifted
+                          # or folded, as in a yoga tree pose, has the other leg or its own shin between them)
 MIXAMO_KIND = {"Arm": "UpperArm", "ForeArm": "LowerArm", "Hand": "Hand", "UpLeg": "UpperLeg", "Leg": "LowerLeg",
                "Foot": "Foot", "ToeBase": "Toes"}
 CAPSULE_GROWTH = 1.35     # the capsule: the measured limb radius times this (cloth folds, bumps)
@@ -82,9 +84,14 @@ def skirted(vertices: np.ndarray, faces: np.ndarray, left: tuple[np.ndarray, np.
     """Whether a garment joins the two leg segments ``left`` and ``right`` ((head, tail) each, Z up, the
     camera along +Y): at most heights along them, the line of sight halfway between the legs runs through
     the mesh's interior nearly as long as the one through a leg (:data:`SKIRT_DEPTH`: a skirt or dress),
-    where trousers leave a gap or a groove (thighs touching in trousers: 0.4-0.9), and legs apart nothing."""
+    where trousers leave a gap or a groove (thighs touching in trousers: 0.4-0.9), and legs apart nothing.
+    Legs that hang side by side only: segments more than :data:`SKIRT_SPREAD` apart on camera are not."""
     from .skeleton import DepthProbe
 
+    dl, dr = (left[1] - left[0])[[0, 2]], (right[1] - right[0])[[0, 2]]
+    norms = float(np.linalg.norm(dl) * np.linalg.norm(dr))
+    if norms > 1e-12 and np.degrees(np.arccos(np.clip(dl @ dr / norms, -1.0, 1.0))) > SKIRT_SPREAD:
+        return False
     probe = DepthProbe(vertices, faces)
     jitter = np.array([0.7548776662e-6, 0.5698402910e-6])
 

@@ -116,6 +116,10 @@ def test_a_skirt_is_told_from_trousers():
     assert not part_labels.skirted(legs_v, legs_f, left, right)
     sv, sf = box_grid((-0.2, -0.1, 0.4), (0.2, 0.1, 1.0), 6)
     assert part_labels.skirted(sv, sf, left, right)
+    # a leg held out sideways (a yoga tree pose) with the body filling the space between: no skirt, whatever
+    # fills it (the folded shin, the other leg)
+    lifted = (np.array([-0.1, 0.0, 0.9]), np.array([-0.3, 0.0, 0.8]))
+    assert not part_labels.skirted(sv, sf, left, lifted)
 
 
 def test_a_rim_through_one_vertex_twice_is_closed_as_two_holes():
