@@ -86,11 +86,9 @@ def skirted(vertices: np.ndarray, faces: np.ndarray, left: tuple[np.ndarray, np.
     the mesh's interior nearly as long as the one through a leg (:data:`SKIRT_DEPTH`: a skirt or dress),
     where trousers leave a gap or a groove (thighs touching in trousers: 0.4-0.9), and legs apart nothing.
     Legs that hang side by side only: segments more than :data:`SKIRT_SPREAD` apart on camera are not."""
-    from .skeleton import DepthProbe
+    from .skeleton import DepthProbe, angle_on_camera
 
-    dl, dr = (left[1] - left[0])[[0, 2]], (right[1] - right[0])[[0, 2]]
-    norms = float(np.linalg.norm(dl) * np.linalg.norm(dr))
-    if norms > 1e-12 and np.degrees(np.arccos(np.clip(dl @ dr / norms, -1.0, 1.0))) > SKIRT_SPREAD:
+    if angle_on_camera(left[1] - left[0], right[1] - right[0]) > SKIRT_SPREAD:
         return False
     probe = DepthProbe(vertices, faces)
     jitter = np.array([0.7548776662e-6, 0.5698402910e-6])

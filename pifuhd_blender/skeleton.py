@@ -338,15 +338,19 @@ def _on_line(a: np.ndarray, b: np.ndarray, z: float) -> np.ndarray:
     return a + (b - a) * float(np.clip(t, 0.0, 1.0))
 
 
+def angle_on_camera(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle in degrees between directions ``a`` and ``b`` [3] as the camera sees them (image plane X, Z);
+    0 when either is seen end-on."""
+    a2, b2 = np.asarray(a, dtype=np.float64)[[0, 2]], np.asarray(b, dtype=np.float64)[[0, 2]]
+    norms = float(np.linalg.norm(a2) * np.linalg.norm(b2))
+    return float(np.degrees(np.arccos(np.clip(a2 @ b2 / norms, -1.0, 1.0)))) if norms > 1e-12 else 0.0
+
+
 def _straight(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray) -> bool:
-    """Whether the leg hip -> knee -> ankle is straight in the photo (image plane X/Z): the angle at the knee is
-    at least :data:`STRAIGHT_LEG` (a leg standing, or legs together in a skirt; not a knee lifted or folded,
-    as in a yoga tree pose, sitting or a stride)."""
-    up, down = (hip - knee)[[0, 2]], (ankle - knee)[[0, 2]]
-    norms = np.linalg.norm(up) * np.linalg.norm(down)
-    if norms < 1e-12:
-        return True
-    return float(np.degrees(np.arccos(np.clip(up @ down / norms, -1.0, 1.0)))) >= STRAIGHT_LEG
+    """Whether the leg hip -> knee -> ankle is straight in the photo: the angle at the knee is at least
+    :data:`STRAIGHT_LEG` (a leg standing, or legs together in a skirt; not a knee lifted or folded, as in a
+    yoga tree pose, sitting or a stride; not a thigh seen end-on, pointing at the camera)."""
+    return angle_on_camera(hip - knee, ankle - knee) >= STRAIGHT_LEG
 
 
 def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
