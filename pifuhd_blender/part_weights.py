@@ -94,7 +94,8 @@ def shoulder_lean(normal: np.ndarray, out: np.ndarray) -> np.ndarray:
     joint and turns with the arm) to the torso; leaning, it rises outwards from the armpit, as the crease
     between arm and torso does (7 generated people, benchmarks/rig_diagnosis.py: about 0.1-0.4 % of the
     vertices more right for arms hanging down, less left behind when the arm is raised; an arm held out is
-    unchanged)."""
+    unchanged; in a tank top the generator gives the bare shoulder cap to the torso's shoulder bar, in a sleeve
+    to the arm)."""
     n = np.asarray(normal, dtype=np.float64)
     o = np.array([out[0], out[1], 0.0])
     if np.linalg.norm(o) < 1e-9:
@@ -117,7 +118,8 @@ def beyond_joint(points: np.ndarray, b: int, heads: np.ndarray, planes: tuple[np
     the plane across the shin through the ankle (the heel and the back of a shoe below the ankle are the
     foot's: the plane bisecting shin and foot gives them to the shin), and a thigh's plane rises towards the
     outside of the hip (the crease of the groin in front, the fold below the buttock behind, both higher at
-    the side; level, the outside of the hip in trousers was the torso's)."""
+    the side; level, the outside of the hip in trousers was the torso's); a hanging upper arm's plane at the
+    shoulder leans outwards (:func:`shoulder_lean`)."""
     across, tilted = planes
     x = (points - heads[b]) @ tilted[b]
     if across[b].any():
