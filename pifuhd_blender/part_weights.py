@@ -38,6 +38,8 @@ TWIST = 2.0               # the neck twists from its base (the neck bone's head)
                           # nose; above it the head turns whole
 LIMB_CLEAR = 0.02         # the head's and neck's shares fade in over this share of the height from a limb's surface
 HIP_TILT = 0.3            # a thigh's plane at the hip rises this much per unit of distance outwards (beyond_joint)
+SHOULDER_LEAN = 30.0      # degrees: an upper arm's plane at the shoulder leans outwards at least as for an arm this
+                          # far out from hanging straight down (beyond_joint)
 
 
 def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None], limb: np.ndarray
@@ -58,10 +60,12 @@ def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None
 
 def leg_planes(heads: np.ndarray, tails: np.ndarray, names: list[str], parents: list[int | None],
                normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The legs' second planes and tilted planes (see :func:`beyond_joint`): (across [B, 3], tilted [B, 3]).
+    """The limbs' second planes and tilted planes (see :func:`beyond_joint`): (across [B, 3], tilted [B, 3]).
     ``across``: for a foot bone the shin's direction (a plane across the shin through the ankle), else 0.
     ``tilted``: for a thigh bone whose parent is a torso bone, its plane's normal (``normals``) tilted
-    outwards by :data:`HIP_TILT` (away from the parent's head, horizontally; Z up), else ``normals``."""
+    outwards by :data:`HIP_TILT` (away from the parent's head, horizontally; Z up); for an upper arm whose
+    parent is a torso bone, its normal leaning outwards as far as :func:`shoulder_lean` says; else
+    ``normals``."""
     across = np.zeros_like(normals)
     tilted = np.array(normals, dtype=np.float64, copy=True)
     for b, name in enumerate(names):
@@ -78,7 +82,34 @@ def leg_planes(heads: np.ndarray, tails: np.ndarray, names: list[str], parents: 
             if np.linalg.norm(out) > 1e-9:
                 n = normals[b] + HIP_TILT * out / np.linalg.norm(out)
                 tilted[b] = n / np.linalg.norm(n)
+        elif kind == "UpperArm" and bone_kind(names[p])[1] not in LIMB_RADIUS:
+            tilted[b] = shoulder_lean(normals[b], heads[b] - heads[p])
     return across, tilted
+
+
+def shoulder_lean(normal: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """An upper arm's plane normal [3] at the shoulder (unit, Z up): ``normal`` (the arm's direction) when it
+    points at least :data:`SHOULDER_LEAN` away from straight down, else turned outwards (towards ``out``
+    [3], from the torso to the shoulder, taken horizontally) until it does. Square to a hanging arm, the plane
+    runs level through the joint and leaves the side of the shoulder above it (the deltoid, which covers the
+    joint and turns with the arm) to the torso; leaning, it rises outwards from the armpit, as the crease
+    between arm and torso does (7 generated people, benchmarks/rig_diagnosis.py: about 0.1-0.4 % of the
+    vertices more right for arms hanging down, less left behind when the arm is raised; an arm held out is
+    unchanged; in a tank top the generator gives the bare shoulder cap to the torso's shoulder bar, in a sleeve
+    to the arm)."""
+    n = np.asarray(normal, dtype=np.float64)
+    o = np.array([out[0], out[1], 0.0])
+    if np.linalg.norm(o) < 1e-9:
+        return n
+    o /= np.linalg.norm(o)
+    down, lean = -n[2], np.cos(np.radians(SHOULDER_LEAN))
+    if down <= lean:
+        return n
+    # n + t o makes the angle SHOULDER_LEAN with straight down: t^2 + 2 (n.o) t + 1 - (n_z / cos)^2 = 0
+    no = float(n @ o)
+    t = -no + np.sqrt(max(no * no - 1.0 + (down / lean) ** 2, 0.0))
+    m = n + t * o
+    return m / np.linalg.norm(m)
 
 
 def beyond_joint(points: np.ndarray, b: int, heads: np.ndarray, planes: tuple[np.ndarray, np.ndarray]
@@ -88,7 +119,8 @@ def beyond_joint(points: np.ndarray, b: int, heads: np.ndarray, planes: tuple[np
     the plane across the shin through the ankle (the heel and the back of a shoe below the ankle are the
     foot's: the plane bisecting shin and foot gives them to the shin), and a thigh's plane rises towards the
     outside of the hip (the crease of the groin in front, the fold below the buttock behind, both higher at
-    the side; level, the outside of the hip in trousers was the torso's)."""
+    the side; level, the outside of the hip in trousers was the torso's); a hanging upper arm's plane at the
+    shoulder leans outwards (:func:`shoulder_lean`)."""
     across, tilted = planes
     x = (points - heads[b]) @ tilted[b]
     if across[b].any():

@@ -529,3 +529,22 @@ def test_a_hem_over_the_shoe_is_cut_from_it_but_the_ankle_stays_joined():
                 / np.linalg.norm(verts[e[:, 0]] - verts[e[:, 1]], axis=1)).max()
 
     assert worst_stretch(v, f, part) > 3 > worst_stretch(nv, nf, npart)
+
+
+def test_the_shoulder_plane_of_a_hanging_arm_rises_outwards():
+    # a left arm hanging straight down from a shoulder at (0.2, 0, 1.4): a point on the side of the shoulder
+    # 7 cm out from the joint and 1 cm above it (the deltoid) turns partly with the arm; one as high above the
+    # joint but 7 cm in (the top of the shoulder by the neck) does not (a level plane gives both 0), and a point
+    # 6 cm straight below the joint, inside the arm, stays the arm's
+    names, parents = ["Hips", "Spine", "LeftShoulder", "LeftUpperArm"], [None, 0, 1, 2]
+    heads = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.1], [0.03, 0.0, 1.4], [0.2, 0.0, 1.4]])
+    tails = np.array([[0.0, 0.0, 1.1], [0.0, 0.0, 1.4], [0.2, 0.0, 1.4], [0.2, 0.0, 1.1]])
+    pts = np.array([[0.27, 0.0, 1.41], [0.13, 0.0, 1.41], [0.2, 0.0, 1.34]])
+    w = part_weights.part_weights(pts, heads, tails, names, parents, height=1.75, falloff=0.05,
+                                  part=np.full(3, 3))
+    assert w[0, 3] > 0.1 and w[1, 3] == 0.0 and w[2, 3] > 0.5
+    # an arm held out sideways keeps the plane square to it
+    out = np.array([1.0, 0.0, 0.0])
+    assert np.allclose(part_weights.shoulder_lean(out, out), out)
+    leaned = part_weights.shoulder_lean(np.array([0.0, 0.0, -1.0]), out)
+    assert np.degrees(np.arccos(-leaned[2])) == pytest.approx(part_weights.SHOULDER_LEAN)
