@@ -189,8 +189,8 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     ``part``: per point the limb bone it belongs to or -1 (see :func:`assign_parts`), computed when not
     given. A limb point is its bone's alone, but for a band past the joint plane at the bone's head (see
     :func:`beyond_joint`), ``blend`` times the height wide or :data:`FADE` times the point's distance from
-    the joint if more, where it fades in from the parent (smoothstep): nothing on the parent's side of a
-    joint follows the child. A trouser hem over the shoe is the shin's (:func:`hem_over_foot`). A limb also
+    the joint if more, where it fades in from the parent (smoothstep; a thigh from the hips along
+    :func:`ramp`): nothing on the parent's side of a joint follows the child. A trouser hem over the shoe is the shin's (:func:`hem_over_foot`). A limb also
     fades in as a whole from the torso along the surface (``faces``) where it stays joined to it (an
     armpit), so no edge runs from a still torso point to a fully moving limb point. Torso and head points
     blend their own bones by distance within ``falloff`` metres; the head's bone (:data:`GATED`) moves
