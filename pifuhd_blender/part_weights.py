@@ -7,8 +7,9 @@ against the torso or a skirt over the legs takes weight from the wrong bones. He
 limb the joint's plane decides (it bisects an elbow or knee; below the ankle the plane across the shin gives the
 heel to the foot; a thigh's plane at the hip rises outwards). A segment's vertices are its bone's alone but for
 a band past the plane at its head, where the segment fades in from its parent (smoothstep over a band that
-widens with the distance from the joint, so a 60-degree turn stretches no edge past 3x); where a limb stays
-joined to the torso it also fades in along the surface from the torso's vertices. Nothing on the parent's side
+widens with the distance from the joint, so a 60-degree turn stretches no edge past 3x; a thigh along a
+straight ramp as steep, so the thigh below the groin turns with it); where a limb stays joined to the torso it
+also fades in along the surface from the torso's vertices. Nothing on the parent's side
 of a joint follows the child: the torso never carries limb weight. Touching parts that are not joined are cut
 apart first (:func:`separate`, ``part_split``).
 
@@ -40,6 +41,9 @@ LIMB_CLEAR = 0.02         # the head's and neck's shares fade in over this share
 HIP_TILT = 0.3            # a thigh's plane at the hip rises this much per unit of distance outwards (beyond_joint)
 SHOULDER_LEAN = 30.0      # degrees: an upper arm's plane at the shoulder leans outwards at least as for an arm this
                           # far out from hanging straight down (beyond_joint)
+STRAIGHT_ROOTS = ("UpperLeg",)   # limb kinds that fade in past their plane at the torso along a straight ramp
+                          # (see ramp and fade_in): a thigh takes over from the hips a third of its band past
+                          # the plane instead of half, no steeper anywhere than smoothstep at its middle
 
 
 def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None], limb: np.ndarray
@@ -180,6 +184,13 @@ def smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
+def ramp(x: np.ndarray) -> np.ndarray:
+    """0 -> 1 as x goes 0 -> 2/3 (clipped outside), straight at the slope smoothstep has at its middle (1.5):
+    over the same band it passes a half a third of the way in, not halfway, and stretches an edge no more
+    (a turned edge stretches with the slope of its weights)."""
+    return np.clip(1.5 * np.asarray(x, dtype=np.float64), 0.0, 1.0)
+
+
 def neck_twist(points: np.ndarray, base: np.ndarray, head: np.ndarray, width: float) -> np.ndarray:
     """How far [N] (0..1) each point turns with the head: nothing below the neck's base (the neck bone's head,
     at the shoulders), rising along the neck's axis (smoothstep) to the whole turn :data:`TWIST` neck lengths
@@ -211,8 +222,8 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     ``part``: per point the limb bone it belongs to or -1 (see :func:`assign_parts`), computed when not
     given. A limb point is its bone's alone, but for a band past the joint plane at the bone's head (see
     :func:`beyond_joint`), ``blend`` times the height wide or :data:`FADE` times the point's distance from
-    the joint if more, where it fades in from the parent (smoothstep): nothing on the parent's side of a
-    joint follows the child. A trouser hem over the shoe is the shin's (:func:`hem_over_foot`). A limb also
+    the joint if more, where it fades in from the parent (smoothstep; a thigh from the hips along
+    :func:`ramp`): nothing on the parent's side of a joint follows the child. A trouser hem over the shoe is the shin's (:func:`hem_over_foot`). A limb also
     fades in as a whole from the torso along the surface (``faces``) where it stays joined to it (an
     armpit), so no edge runs from a still torso point to a fully moving limb point. Torso and head points
     blend their own bones by distance within ``falloff`` metres; the head's bone (:data:`GATED`) moves
@@ -263,11 +274,15 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
                   else np.full(len(points), np.inf))
 
     def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:
-        """0 -> 1 past bone b's joint plane (smoothstep) over a band widening with the distance from it."""
+        """0 -> 1 past bone b's joint plane (smoothstep) over a band widening with the distance from it; where
+        the limb stays joined to the torso, no more than it fades in along the surface from the torso's
+        vertices, and a thigh (:data:`STRAIGHT_ROOTS`) past the hip's plane along :func:`ramp`: its first
+        centimetres below the groin turn with it (smoothstep left them hips-heaviest 2-5 cm down)."""
         fade = np.clip(FADE * np.linalg.norm(points[rows] - heads[b], axis=1), width, ROOT_REACH * height)
         x = beyond_joint(points[rows], b, heads, planes)
         if joined:                                          # where the limb and the torso stay joined
-            x = np.minimum(x, from_torso[rows])
+            past = ramp(x / fade) if bone_kind(names[b])[1] in STRAIGHT_ROOTS else smoothstep(x / fade)
+            return np.minimum(past, smoothstep(from_torso[rows] / fade))
         return smoothstep(x / fade)
 
     root = list(range(len(names)))                          # each limb bone's first limb bone from the torso

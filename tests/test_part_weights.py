@@ -548,3 +548,20 @@ def test_the_shoulder_plane_of_a_hanging_arm_rises_outwards():
     assert np.allclose(part_weights.shoulder_lean(out, out), out)
     leaned = part_weights.shoulder_lean(np.array([0.0, 0.0, -1.0]), out)
     assert np.degrees(np.arccos(-leaned[2])) == pytest.approx(part_weights.SHOULDER_LEAN)
+def test_a_thigh_takes_over_from_the_hips_soon_past_the_plane():
+    """A leg's tube (radius 8 cm) joined to the hips above the hip joint, the thigh flexed 60 degrees: on the
+    front of the thigh nothing above the hip's plane turns, 3 cm below the joint the thigh's weight is over a
+    half (its straight ramp; smoothstep over the same band gave 0.42, hips-heaviest), and no edge stretches
+    past 3x (the ramp is no steeper than smoothstep at its middle)."""
+    v, f = _loft([(z, 0.08, 0.08) for z in np.linspace(0.4, 1.1, 141)])
+    v[:, 0] += 0.09                                                     # round the left thigh's bone
+    part = np.where(v[:, 2] < 0.93, 2, -1)
+    w = part_weights.part_weights(v, LEG_HEADS, LEG_TAILS, LEG_NAMES, LEG_PARENTS, height=1.75, falloff=0.05,
+                                  part=part, faces=f)
+    front = np.isclose(v[:, 0], 0.09) & (v[:, 1] < 0)
+    assert w[front & (v[:, 2] >= 0.9 - 1e-9), 2:].max() == 0.0          # above the plane: the hips' alone
+    assert w[front & np.isclose(v[:, 2], 0.87), 2].min() > 0.5         # 3 cm below the joint: the thigh's
+    assert w[front & (v[:, 2] < 0.8), 2:].sum(axis=1).min() == pytest.approx(1.0)   # farther: the leg whole
+    for axis in (0, 1):                                                 # flexed, turned out
+        posed = _turned(v, w, [2, 3, 4, 5], LEG_HEADS[2], axis=axis, degrees=60.0)
+        assert _stretch(v, posed, f).max() < 3.0
