@@ -62,7 +62,7 @@ def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None
     return n
 
 
-def leg_planes(heads: np.ndarray, tails: np.ndarray, names: list[str], parents: list[int | None],
+def limb_planes(heads: np.ndarray, tails: np.ndarray, names: list[str], parents: list[int | None],
                normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The limbs' second planes and tilted planes (see :func:`beyond_joint`): (across [B, 3], tilted [B, 3]).
     ``across``: for a foot bone the shin's direction (a plane across the shin through the ankle), else 0.
@@ -119,7 +119,7 @@ def shoulder_lean(normal: np.ndarray, out: np.ndarray) -> np.ndarray:
 def beyond_joint(points: np.ndarray, b: int, heads: np.ndarray, planes: tuple[np.ndarray, np.ndarray]
                  ) -> np.ndarray:
     """How far [N] (metres) each point lies past bone b's joint plane, into the bone (negative before it).
-    ``planes``: :func:`leg_planes`. Most joints have one plane (:func:`joint_normals`); a foot is also past
+    ``planes``: :func:`limb_planes`. Most joints have one plane (:func:`joint_normals`); a foot is also past
     the plane across the shin through the ankle (the heel and the back of a shoe below the ankle are the
     foot's: the plane bisecting shin and foot gives them to the shin), and a thigh's plane rises towards the
     outside of the hip (the crease of the groin in front, the fold below the buttock behind, both higher at
@@ -239,7 +239,7 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
         part = assign_parts(points, heads, tails, limb_radii(points, heads, tails, names, height))
     limb = np.array([bone_kind(n)[1] in LIMB_RADIUS for n in names])
     normals = joint_normals(heads, tails, parents, limb)
-    planes = leg_planes(heads, tails, names, parents, normals)
+    planes = limb_planes(heads, tails, names, parents, normals)
     if split:
         part = limb_parts(points, part, heads, tails, names, parents, height, planes)
     w = np.zeros((len(points), len(names)))
@@ -312,7 +312,7 @@ def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: 
     """Cut the mesh where body parts that are not joined in the skeleton touch, and close each side (see
     ``part_split.split_parts``): a limb touches the torso only around its root joint (an arm lying against
     the torso, a thigh against a skirt are cut), two limb segments only when one is the other's parent, and
-    with the joints' ``planes`` (:func:`leg_planes`; ``part`` already split at them) only within ``reach``
+    with the joints' ``planes`` (:func:`limb_planes`; ``part`` already split at them) only within ``reach``
     metres of the child's plane (a trouser hem hanging over the shoe, :func:`hem_over_foot`, is cut from it).
     ``part``: per vertex its limb bone or -1 (:func:`assign_parts`). Returns (vertices [V', 3], faces [F', 3],
     source [V'] original vertex of each, part [V'] limb bone or -1, rims: the original vertices around each
@@ -356,7 +356,7 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
     part = np.where(free >= 0, free, part)
     part = torso_islands(majority_filter(part, f), f)
     limb = radii > 0
-    planes = leg_planes(heads, tails, names, parents, joint_normals(heads, tails, parents, limb))
+    planes = limb_planes(heads, tails, names, parents, joint_normals(heads, tails, parents, limb))
     part = limb_parts(v, part, heads, tails, names, parents, height, planes)
     source, rims = np.arange(len(v)), {}
     if separate_parts:

@@ -503,7 +503,7 @@ def test_a_hem_over_the_shoe_is_cut_from_it_but_the_ankle_stays_joined():
     # edge past 3x (uncut: 5.4x; cut: 1.8x)
     v, f = box_grid([0.04, -0.05, 0.0], [0.14, 0.05, 0.3], 12)
     limb = np.array([bool(part_labels.bone_kind(n)[0]) for n in LEG_NAMES])
-    planes = part_weights.leg_planes(LEG_HEADS, LEG_TAILS, LEG_NAMES, LEG_PARENTS,
+    planes = part_weights.limb_planes(LEG_HEADS, LEG_TAILS, LEG_NAMES, LEG_PARENTS,
                                      part_weights.joint_normals(LEG_HEADS, LEG_TAILS, LEG_PARENTS, limb))
     part = part_weights.split_at_joints(v, np.where(v[:, 2] > 0.09, 3, 4), LEG_HEADS, planes, LEG_PARENTS, limb)
     hem = (v[:, 1] > 0.02) & (v[:, 2] >= 0.01)
