@@ -344,6 +344,9 @@ def describe(arm: bpy.types.Object, info: dict) -> str:
         text += "; no photo keypoints, so the joints follow the mesh's proportions"
     elif info["fallbacks"]:
         text += f"; estimated from the mesh: {', '.join(info['fallbacks'])}"
+        if {"LAnkle", "RAnkle"} <= set(info["fallbacks"]):
+            text += (" (the photo shows no feet: if the person is cut off, the leg bones sit in the mesh's lower "
+                     "part and posing them moves it; use a photo head to toe)")
     if info.get("faces_away"):
         # only then: the detector's left/right labels are swapped for every featureless front face too, and
         # the rig corrects those silently (the mesh always faces the camera)

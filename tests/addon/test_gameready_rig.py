@@ -285,6 +285,22 @@ def test_detector_labels_swapped_on_a_front_view_are_fixed_silently(bpy, mods, c
         bpy.data.objects.remove(ob)
 
 
+def test_a_photo_without_feet_is_told(bpy, mods, clean_scene, make_person, analytic_person):
+    """The photo cut off at the knees (no ankle the detector is sure of): the message says the legs are guessed
+    and what to do; with one ankle missing (mirrored from the other) it does not."""
+    sk, rig = mods["skeleton"], mods["rig"]
+    for missing in (("LAnkle", "RAnkle"), ("LAnkle",)):
+        kp = analytic_person["keypoints"].copy()
+        for name in missing:
+            kp[sk.KP[name], 2] = 0.0
+        ob, _ = make_person(keypoints=kp)
+        arm, info = rig.rig_object(bpy.context, ob)
+        text = rig.describe(arm, info)
+        assert ("shows no feet" in text and "head to toe" in text) == (len(missing) == 2), text
+        bpy.data.objects.remove(arm)
+        bpy.data.objects.remove(ob)
+
+
 def test_a_person_facing_away_is_told(bpy, mods, clean_scene, make_person):
     """The photo showed the person's back: the mesh's feet point away from the camera (+Y)."""
     from mathutils import Matrix
