@@ -195,11 +195,13 @@ def neck_twist(points: np.ndarray, base: np.ndarray, head: np.ndarray, width: fl
     """How far [N] (0..1) each point turns with the head: nothing below the neck's base (the neck bone's head,
     at the shoulders), rising along the neck's axis (smoothstep) to the whole turn :data:`TWIST` neck lengths
     (at least ``width`` metres each) above its base: a 45-degree turn, which moves a point at radius r by
-    0.77 r, is spread over twice the neck's length."""
+    0.77 r, is spread over twice the neck's length. Along the axis and up (Z) alike: a head thrust forwards
+    (a skier's crouch, a side view) tilts the axis, and the chest or an arm reaching out in front, far below
+    the neck, lay "above" its base along the axis alone and turned with the head."""
     axis = head - base
     length = float(np.linalg.norm(axis))
     along = (points - base) @ (axis / max(length, 1e-12))
-    return smoothstep(along / (TWIST * max(length, width)))
+    return smoothstep(np.minimum(along, points[:, 2] - base[2]) / (TWIST * max(length, width)))
 
 
 def drop_smallest(w: np.ndarray, keep: int) -> np.ndarray:

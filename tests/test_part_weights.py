@@ -399,6 +399,18 @@ def test_turning_the_head_twists_the_neck_and_leaves_the_shoulders():
     assert w[v[:, 2] > 1.7, 5].min() > 0.95                              # the head turns whole
 
 
+def test_a_head_thrust_forwards_turns_nothing_below_the_neck():
+    """A skier's crouch seen from the side: the neck's axis points forwards more than up, and the chest and an arm
+    reaching out in front, far below the neck's base, lie "above" the base along that axis. They turn with the
+    head not at all (they took a tenth to a quarter of the turn and a photo's chest tore, 205 edges past 3x);
+    the head itself still turns whole."""
+    base, head = np.array([0.0, 0.0, 1.35]), np.array([-0.09, 0.0, 1.42])
+    below = np.array([[-0.4, 0.0, 1.0], [-0.3, 0.05, 1.2], [-0.2, 0.0, 1.34]])    # the arm out in front, the chest
+    assert (part_weights.neck_twist(below, base, head, 0.03) == 0.0).all()
+    top = np.array([[-0.15, 0.0, 1.62]])                                          # the top of the head
+    assert part_weights.neck_twist(top, base, head, 0.03)[0] == 1.0
+
+
 def test_bending_the_neck_leaves_the_torso_beside_an_arms_root():
     """The same body with its left shoulder's end an upper arm's (its root follows only the collarbone there):
     bending the neck 30 degrees forward moves the torso vertices that share an edge with the arm by under
