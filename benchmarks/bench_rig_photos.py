@@ -9,7 +9,7 @@ stretch) per pose. On real photos the demo model gives arms held out from the bo
 method, left to right (``--render-pose knee``: another pose, by a word of its name).
 
 Run: ``python benchmarks/bench_rig_photos.py [--photos a.jpg,b.jpg] [--methods AUTO,PARTS] [--render out/]``
-(default: photos of ``../shared/photos`` with arms held out from the body and a leg folded, when that folder is
+(default: photos of ``../shared/photos`` with arms held out from the body, a leg folded, a side view, when that folder is
 there).
 """
 from __future__ import annotations
@@ -25,7 +25,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 PHOTOS = REPO.parent / "shared" / "photos"
-DEFAULT = ("cgi_woman_apose_plain.jpg", "yoga_warrior_beach.jpg", "ryota_rgba.png", "yoga_tree_white.jpg")
+DEFAULT = ("cgi_woman_apose_plain.jpg", "yoga_warrior_beach.jpg", "ryota_rgba.png", "yoga_tree_white.jpg",
+           "coco_000000000785_skier.jpg")
 #: pose -> (Humanoid bone, axis in Blender's frame, degrees); the person faces -Y, their left is +X
 POSES = {
     "left arm raised 60°": ("LeftUpperArm", (0.0, 1.0, 0.0), -60.0),
