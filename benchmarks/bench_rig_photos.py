@@ -9,8 +9,8 @@ stretch) per pose. On real photos the demo model gives arms held out from the bo
 method, left to right (``--render-pose knee``: another pose, by a word of its name).
 
 Run: ``python benchmarks/bench_rig_photos.py [--photos a.jpg,b.jpg] [--methods AUTO,PARTS] [--render out/]``
-(default: photos of ``../shared/photos`` with arms held out from the body, a leg folded, a side view, when that folder is
-there).
+(default: photos of ``../shared/photos`` with arms held out from the body, a leg folded, a side view, when that
+folder is there).
 """
 from __future__ import annotations
 
