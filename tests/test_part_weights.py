@@ -577,3 +577,22 @@ def test_a_thigh_takes_over_from_the_hips_soon_past_the_plane():
     for axis in (0, 1):                                                 # flexed, turned out
         posed = _turned(v, w, [2, 3, 4, 5], LEG_HEADS[2], axis=axis, degrees=60.0)
         assert _stretch(v, posed, f).max() < 3.0
+
+
+def test_a_shoe_turns_with_the_foot_soon_past_the_ankle():
+    """A shoe's shaft round the left ankle (a tube of radius 5 cm, rings 5 mm apart): its back 1.5 cm below
+    the ankle, past the plane across the shin, is foot-heaviest (the foot's straight ramp; smoothstep over the
+    same band gave it 0.32, the shin's), the back of the leg above the ankle does not turn with the foot, and
+    no edge stretches past 3x when the foot turns 60 degrees (the ramp is no steeper than smoothstep at its
+    middle)."""
+    v, f = _loft([(z, 0.05, 0.05) for z in np.linspace(0.0, 0.3, 61)])
+    v[:, 0] += 0.09                                                     # round the left shin's bone
+    w = part_weights.part_weights(v, LEG_HEADS, LEG_TAILS, LEG_NAMES, LEG_PARENTS, height=1.75, falloff=0.05,
+                                  part=np.full(len(v), 3), faces=f)
+    back = np.isclose(v[:, 0], 0.09) & (v[:, 1] > 0)
+    assert w[back & np.isclose(v[:, 2], 0.075), 4:].sum(axis=1).min() > 0.5     # 1.5 cm below: the foot's
+    assert w[back & (v[:, 2] >= 0.09 - 1e-9), 4:].max() == 0.0                  # above the ankle: the shin's
+    for axis in (0, 1):                                                 # flexed, turned sideways
+        for degrees in (60.0, -60.0):
+            posed = _turned(v, w, [4, 5], LEG_HEADS[4], axis=axis, degrees=degrees)
+            assert _stretch(v, posed, f).max() < 3.0
