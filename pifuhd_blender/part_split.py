@@ -58,9 +58,9 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
     shares [k] summing to 1), which its colour and other attributes should blend). The first V vertices keep
     their order; the faces that bridge a contact (:func:`bridging`) are dropped, the others keep their
     order (they may point at copies), the closing triangles follow them; copies, the vertices inside holes and
-    the copies of vertices where two closed holes touch (:func:`unpinch`) follow, in that order. Without contacts to cut, the
-    mesh comes back unchanged. A vertex's label becomes one its faces carry (a lone vertex of another
-    label inside a region would otherwise be pulled away from it).
+    the copies of vertices where two closed holes touch (:func:`unpinch`) follow, in that order. Without
+    contacts to cut, the mesh comes back unchanged. A vertex's label becomes one its faces carry (a lone
+    vertex of another label inside a region would otherwise be pulled away from it).
     """
     v = np.asarray(vertices, dtype=np.float64)
     part = np.asarray(part)
@@ -183,12 +183,12 @@ def fill(rim: np.ndarray, outer: list, foreign: np.ndarray | None = None, taken:
     its three corners in the mesh's winding, or None), then the area. The patch spans the rim with its normals
     turning as little as possible, where a fan around one centre puts long thin triangles at alternating
     slants (a star in the shading). Dynamic programming over the rim's sub-polygons (Liepa 2003), O(n³),
-    vectorised over the split vertex. A ``foreign`` vertex (boolean [n]: the other side's first vertex that
-    a patch of a slit reaches to, see :func:`patches`) gets no edge across the patch, only the triangle over
-    its two rim edges, where that leaves a triangulation: a chord from it would tie the other side to this
-    side's far rim (a limb's fade-in from the torso, measured along the surface, would cross the patch).
-    ``taken`` (boolean [n, n]): pairs of rim vertices the mesh already joins by an edge, never a chord (a third
-    face on one edge); None when every triangulation needs one."""
+    vectorised over the sub-polygons of one length and their split vertices. A ``foreign`` vertex (boolean
+    [n]: the other side's first vertex that a patch of a slit reaches to, see :func:`patches`) gets no edge
+    across the patch, only the triangle over its two rim edges, where that leaves a triangulation: a chord
+    from it would tie the other side to this side's far rim (a limb's fade-in from the torso, measured along
+    the surface, would cross the patch). ``taken`` (boolean [n, n]): pairs of rim vertices the mesh already
+    joins by an edge, never a chord (a third face on one edge); None when every triangulation needs one."""
     n = len(rim)
     foreign = np.zeros(n, bool) if foreign is None else np.asarray(foreign, bool)
     taken = np.zeros((n, n), bool) if taken is None else np.asarray(taken, bool)
@@ -224,25 +224,29 @@ def _fill_table(rim: np.ndarray, outer_normals: np.ndarray, foreign: np.ndarray,
     best = np.zeros((n, n), np.int64)
     for k in range(n - 1):
         normal[k, k + 1] = outer_normals[k]
-    for span in range(2, n):
-        for i in range(n - span):
-            k = i + span
-            m = np.arange(i + 1, k)
-            cross = np.cross(rim[m] - rim[i], rim[k] - rim[i])
-            twice = np.linalg.norm(cross, axis=1)
-            unit = cross / np.maximum(twice, 1e-300)[:, None]
+    for span in range(2, n):                   # all sub-polygons i..i+span at once, each split at any m between
+        i = np.arange(n - span)
+        k = i + span
+        m = i[:, None] + np.arange(1, span)[None]
+        cross = np.cross(rim[m] - rim[i, None], (rim[k] - rim[i])[:, None])
+        twice = np.linalg.norm(cross, axis=2)
+        unit = cross / np.maximum(twice, 1e-300)[..., None]
 
-            def bend(other: np.ndarray) -> np.ndarray:    # 0 where there is no neighbour (zero normal)
-                return np.where(np.abs(other).sum(axis=-1) > 0, 1.0 - (unit * other).sum(axis=-1), 0.0)
+        def bend(other: np.ndarray) -> np.ndarray:    # 0 where there is no neighbour (zero normal)
+            return np.where(np.abs(other).sum(axis=-1) > 0, 1.0 - (unit * other).sum(axis=-1), 0.0)
 
-            w = np.maximum.reduce([worst[i, m], worst[m, k], bend(normal[i, m]), bend(normal[m, k])])
-            if span == n - 1:
-                w = np.maximum(w, bend(outer_normals[n - 1][None]))
-            elif foreign[i] or foreign[k] or taken[i, k]:
-                w = np.full_like(w, np.inf)                      # the chord i -> k is not to be
-            total = area[i, m] + area[m, k] + 0.5 * twice
-            pick = int(np.lexsort((total, np.round(w, 6)))[0])
-            best[i, k], worst[i, k], area[i, k], normal[i, k] = m[pick], w[pick], total[pick], unit[pick]
+        w = np.maximum.reduce([worst[i[:, None], m], worst[m, k[:, None]], bend(normal[i[:, None], m]),
+                               bend(normal[m, k[:, None]])])
+        if span == n - 1:
+            w = np.maximum(w, bend(outer_normals[n - 1]))
+        else:
+            w[foreign[i] | foreign[k] | taken[i, k]] = np.inf   # the chord i -> k is not to be
+        total = area[i[:, None], m] + area[m, k[:, None]] + 0.5 * twice
+        key = np.round(w, 6)
+        pick = np.argmin(np.where(key == key.min(axis=1, keepdims=True), total, np.inf), axis=1)
+        rows = np.arange(len(i))
+        best[i, k], worst[i, k] = m[rows, pick], w[rows, pick]
+        area[i, k], normal[i, k] = total[rows, pick], unit[rows, pick]
     return best, float(worst[0, n - 1])
 
 
