@@ -24,6 +24,16 @@ import numpy as np
 Rims = dict[int, tuple[np.ndarray, np.ndarray]]
 
 
+def dropped_count(faces: np.ndarray, new_faces: np.ndarray, source: np.ndarray) -> int:
+    """How many of the original ``faces`` [F, 3] are not among ``new_faces`` [F', 3] (whose vertices copy
+    the original vertices ``source`` [V']): the faces :func:`split_parts` cut away between parts. The cut
+    need not add a vertex (its holes close between their rims' own vertices), so this is what tells it
+    happened."""
+    before = {tuple(t) for t in np.sort(np.asarray(faces, np.int64).reshape(-1, 3), axis=1).tolist()}
+    after = {tuple(t) for t in np.sort(np.asarray(source)[np.asarray(new_faces, np.int64)], axis=1).tolist()}
+    return len(before - after)
+
+
 def face_parts(faces: np.ndarray, part: np.ndarray) -> np.ndarray:
     """Label [F] of each face: the label of at least two of its corners, else its first corner's."""
     p = np.asarray(part)[np.asarray(faces)]

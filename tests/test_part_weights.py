@@ -64,6 +64,9 @@ def test_touching_parts_are_cut_and_closed():
     # joined parts are left alone
     same = part_split.split_parts(v, f, part, lambda a, b, at: True)
     assert len(same[0]) == len(v) and np.array_equal(same[1], f)
+    # what tells the cut happened (no vertex was added): the faces between the parts, a ring of them, are gone
+    assert part_split.dropped_count(f, nf, source) == len(part_split.bridging(f, part, joined_never)) > 0
+    assert part_split.dropped_count(f, same[1], same[2]) == 0
 
 
 def _dihedral_degrees(vertices: np.ndarray, faces: np.ndarray) -> dict[frozenset, float]:
