@@ -5,7 +5,8 @@ close each side, so every part moves on its own and the mesh stays closed.
 Parts are per vertex (any integer label, e.g. the limb bone a vertex belongs to, -1 for the torso). The faces
 that bridge a contact (two of their corners carry labels that are not joined) belong to neither part: they
 are dropped, which opens the contact into one hole per side, each rimmed by its own part's vertices; every
-hole is then closed with a fan of triangles around its centre. A vertex of the contact stays one vertex of
+hole is then closed by triangles between its rim's vertices that continue the surface around it (:func:`fill`;
+a fan around one centre shaded as a star), no vertex added. A vertex of the contact stays one vertex of
 one part: copied to both sides, one copy would move with the limb and the other stay with the torso, one
 of them wrong whatever the truth there (the hand's copy of the skirt it rests on went up with the hand).
 Only where dropping them would leave a vertex on no face (a one-vertex sliver of a label) do the bridging
@@ -21,6 +22,16 @@ import numpy as np
 
 #: per vertex that closes a hole: (original vertex indices [k], their shares [k] summing to 1)
 Rims = dict[int, tuple[np.ndarray, np.ndarray]]
+
+
+def dropped_count(faces: np.ndarray, new_faces: np.ndarray, source: np.ndarray) -> int:
+    """How many of the original ``faces`` [F, 3] are not among ``new_faces`` [F', 3] (whose vertices copy
+    the original vertices ``source`` [V']): the faces :func:`split_parts` cut away between parts. The cut
+    need not add a vertex (its holes close between their rims' own vertices), so this is what tells it
+    happened."""
+    before = {tuple(t) for t in np.sort(np.asarray(faces, np.int64).reshape(-1, 3), axis=1).tolist()}
+    after = {tuple(t) for t in np.sort(np.asarray(source)[np.asarray(new_faces, np.int64)], axis=1).tolist()}
+    return len(before - after)
 
 
 def face_parts(faces: np.ndarray, part: np.ndarray) -> np.ndarray:
@@ -50,15 +61,16 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
     """Cut ``faces`` [F, 3] where labels that are not ``joined`` (label a, label b, at vertex index) meet
     (dropping the faces between them), close the holes.
 
-    Returns (vertices [V', 3], faces [F', 3], source [V'] the original vertex each new vertex copies (a hole's
-    centre: the first vertex of its rim), part [V'] each new vertex's label, rims: for each vertex inside a
-    closed hole (a fan's centre, a chord's middle) the original vertices around it and their shares (indices [k],
+    Returns (vertices [V', 3], faces [F', 3], source [V'] the original vertex each new vertex copies (a vertex
+    inside a hole: the first vertex of its rim), part [V'] each new vertex's label, rims: for each vertex inside
+    a closed hole (a chord's middle between two patches of a slit; a fan's centre where every triangulation
+    of a rim would reuse an edge of the mesh) the original vertices around it and their shares (indices [k],
     shares [k] summing to 1), which its colour and other attributes should blend). The first V vertices keep
     their order; the faces that bridge a contact (:func:`bridging`) are dropped, the others keep their
-    order (they may point at copies); copies, the closing fans' centres and the copies of vertices where two
-    closed holes touch (:func:`unpinch`) follow, in that order. Without contacts to cut, the
-    mesh comes back unchanged. A vertex's label becomes one its faces carry (a lone vertex of another
-    label inside a region would otherwise be pulled away from it).
+    order (they may point at copies), the closing triangles follow them; copies, the vertices inside holes and
+    the copies of vertices where two closed holes touch (:func:`unpinch`) follow, in that order. Without
+    contacts to cut, the mesh comes back unchanged. A vertex's label becomes one its faces carry (a lone
+    vertex of another label inside a region would otherwise be pulled away from it).
     """
     v = np.asarray(vertices, dtype=np.float64)
     part = np.asarray(part)
@@ -95,7 +107,7 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
         for c in range(3):
             f[fi, c] = copy_of.get((int(f[fi, c]), lab), f[fi, c])
     new_v = v[np.asarray(source)]
-    fans, centres, centre_source, centre_part, centre_mix = [], [], [], [], []
+    closing, centres, centre_source, centre_part, centre_mix = [], [], [], [], []
     edges = {frozenset(e) for e in np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).tolist()}
 
     def mix_of(i: int) -> dict[int, float]:
@@ -119,15 +131,25 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
     def position(i: int) -> np.ndarray:
         return new_v[i] if i < len(new_v) else centres[i - len(new_v)]
 
+    beside = {(int(a), int(b)): int(c) for t in f for a, b, c in ((t[0], t[1], t[2]), (t[1], t[2], t[0]),
+                                                                   (t[2], t[0], t[1]))}
+
     def close(pieces: list[list[int]]) -> list[tuple[int, int, int]]:
         out = []
         for piece in pieces:
-            if len(piece) == 3:
-                out.append(tuple(piece))
-                continue
-            centre = add_vertex(np.mean([position(i) for i in piece], axis=0), piece[0],
-                                blend([(i, 1.0 / len(piece)) for i in piece]))
-            out += [(centre, piece[i], piece[(i + 1) % len(piece)]) for i in range(len(piece))]
+            rim = np.array([position(i) for i in piece])
+            outside = [beside.get((piece[(k + 1) % len(piece)], piece[k])) for k in range(len(piece))]
+            outer = [None if c is None else (position(piece[(k + 1) % len(piece)]), position(piece[k]),
+                                              position(c)) for k, c in enumerate(outside)]
+            labels = [new_part[i] if i < len(new_part) else centre_part[i - len(new_v)] for i in piece]
+            own = Counter(labels).most_common(1)[0][0]
+            taken = np.array([[frozenset((a, b)) in edges for b in piece] for a in piece])
+            triangles = fill(rim, outer, np.asarray(labels) != own, taken)
+            if triangles is None:             # every way across reuses an edge of the mesh: a fan, centre new
+                centre = add_vertex(rim.mean(axis=0), piece[0], blend([(i, 1.0 / len(piece)) for i in piece]))
+                out += [(centre, piece[i], piece[(i + 1) % len(piece)]) for i in range(len(piece))]
+            else:
+                out += [tuple(piece[k] for k in t) for t in triangles]
         return out
 
     half = {tuple(e) for e in np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).tolist()}
@@ -150,17 +172,92 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
             del centres[kept:], centre_source[kept:], centre_part[kept:], centre_mix[kept:]  # one patch, whole hole
             new = close([loop])
             new_half = [(t[i], t[(i + 1) % 3]) for t in new for i in range(3)]
-        fans += new
+        closing += new
         half |= set(new_half)
         edges |= {frozenset(e) for e in new_half}
     out_v = np.vstack([new_v, np.asarray(centres).reshape(-1, 3)])
-    out_f = np.vstack([f, np.asarray(fans, dtype=np.int64).reshape(-1, 3)])
+    out_f = np.vstack([f, np.asarray(closing, dtype=np.int64).reshape(-1, 3)])
     out_source, out_part = np.asarray(source + centre_source), np.asarray(new_part + centre_part)
     out_f, pinched = unpinch(out_f, len(out_v), sorted({i for loop in loops for i in loop}))
     rims = {len(new_v) + k: (np.fromiter(mix, np.int64, len(mix)), np.fromiter(mix.values(), np.float64, len(mix)))
             for k, mix in enumerate(centre_mix)}
     return (np.vstack([out_v, out_v[pinched]]), out_f, np.r_[out_source, out_source[pinched]],
             np.r_[out_part, out_part[pinched]], rims)
+
+
+def fill(rim: np.ndarray, outer: list, foreign: np.ndarray | None = None, taken: np.ndarray | None = None
+         ) -> list[tuple[int, int, int]] | None:
+    """Triangles (indices into ``rim`` [n, 3], metres, in the hole's winding order) that close a hole without
+    new vertices: the triangulation that minimises first the largest bend (1 - cos of the dihedral angle)
+    between neighbouring triangles (its own and, across each rim edge k -> k+1, the mesh's face ``outer[k]``:
+    its three corners in the mesh's winding, or None), then the area. The patch spans the rim with its normals
+    turning as little as possible, where a fan around one centre puts long thin triangles at alternating
+    slants (a star in the shading). Dynamic programming over the rim's sub-polygons (Liepa 2003), O(n³),
+    vectorised over the sub-polygons of one length and their split vertices. A ``foreign`` vertex (boolean
+    [n]: the other side's first vertex that a patch of a slit reaches to, see :func:`patches`) gets no edge
+    across the patch, only the triangle over its two rim edges, where that leaves a triangulation: a chord
+    from it would tie the other side to this side's far rim (a limb's fade-in from the torso, measured along
+    the surface, would cross the patch). ``taken`` (boolean [n, n]): pairs of rim vertices the mesh already
+    joins by an edge, never a chord (a third face on one edge); None when every triangulation needs one."""
+    n = len(rim)
+    foreign = np.zeros(n, bool) if foreign is None else np.asarray(foreign, bool)
+    taken = np.zeros((n, n), bool) if taken is None else np.asarray(taken, bool)
+    outer_normals = np.zeros((n, 3))
+    for k, o in enumerate(outer):
+        if o is not None:
+            cross = np.cross(o[1] - o[0], o[2] - o[0])
+            outer_normals[k] = cross / max(float(np.linalg.norm(cross)), 1e-300)
+    best, worst = _fill_table(rim, outer_normals, foreign, taken)
+    if not np.isfinite(worst) and foreign.any():
+        best, worst = _fill_table(rim, outer_normals, np.zeros(n, bool), taken)
+    if not np.isfinite(worst):
+        return None
+    out, todo = [], [(0, n - 1)]
+    while todo:
+        i, k = todo.pop()
+        if k - i >= 2:
+            m = int(best[i, k])
+            out.append((i, m, k))
+            todo += [(i, m), (m, k)]
+    return out
+
+
+def _fill_table(rim: np.ndarray, outer_normals: np.ndarray, foreign: np.ndarray, taken: np.ndarray
+                ) -> tuple[np.ndarray, float]:
+    """:func:`fill`'s dynamic programme: (the split vertex [n, n] chosen for each sub-polygon i..k, the whole
+    hole's largest bend, inf when the ``foreign`` vertices and ``taken`` pairs leave no triangulation).
+    ``outer_normals`` [n, 3]: the mesh's face normal across rim edge k -> k+1 (zero: none)."""
+    n = len(rim)
+    worst = np.zeros((n, n))
+    area = np.zeros((n, n))
+    normal = np.zeros((n, n, 3))               # the triangle on edge i -> k inside (i, k), or the mesh's face
+    best = np.zeros((n, n), np.int64)
+    for k in range(n - 1):
+        normal[k, k + 1] = outer_normals[k]
+    for span in range(2, n):                   # all sub-polygons i..i+span at once, each split at any m between
+        i = np.arange(n - span)
+        k = i + span
+        m = i[:, None] + np.arange(1, span)[None]
+        cross = np.cross(rim[m] - rim[i, None], (rim[k] - rim[i])[:, None])
+        twice = np.linalg.norm(cross, axis=2)
+        unit = cross / np.maximum(twice, 1e-300)[..., None]
+
+        def bend(other: np.ndarray) -> np.ndarray:    # 0 where there is no neighbour (zero normal)
+            return np.where(np.abs(other).sum(axis=-1) > 0, 1.0 - (unit * other).sum(axis=-1), 0.0)
+
+        w = np.maximum.reduce([worst[i[:, None], m], worst[m, k[:, None]], bend(normal[i[:, None], m]),
+                               bend(normal[m, k[:, None]])])
+        if span == n - 1:
+            w = np.maximum(w, bend(outer_normals[n - 1]))
+        else:
+            w[foreign[i] | foreign[k] | taken[i, k]] = np.inf   # the chord i -> k is not to be
+        total = area[i[:, None], m] + area[m, k[:, None]] + 0.5 * twice
+        key = np.round(w, 6)
+        pick = np.argmin(np.where(key == key.min(axis=1, keepdims=True), total, np.inf), axis=1)
+        rows = np.arange(len(i))
+        best[i, k], worst[i, k] = m[rows, pick], w[rows, pick]
+        area[i, k], normal[i, k] = total[rows, pick], unit[rows, pick]
+    return best, float(worst[0, n - 1])
 
 
 def unpinch(faces: np.ndarray, count: int, candidates: list[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -291,10 +291,10 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
             max_influences=max_influences, separate_parts=cut)
         if len(new_v) != len(verts) or not np.array_equal(new_f, tris):
             _replace_geometry(ob.data, new_v, new_f, source, rims)
-            separated = int(len(new_v) - len(verts))
+            separated = part_split.dropped_count(tris, new_f, source)
             verts = new_v.astype(np.float32)
-        how = "body parts" + (f", touching parts separated ({separated} vertices added to close them)"
-                              if separated else "")
+        how = "body parts" + (f", touching parts separated ({separated} faces between them cut, the holes "
+                              f"closed)" if separated else "")
     elif auto_ok:
         w = read_weights(ob, order)
         unweighted = w.sum(axis=1) <= 1e-6

