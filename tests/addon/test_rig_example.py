@@ -53,16 +53,17 @@ def test_raising_the_arm_and_bending_the_knee_move_only_the_turned_parts(bpy, in
     rows = measure(bpy, installed_addon, example, ["PARTS"], poses={p: poses[p] for p in (ARM, KNEE, HEAD)})
     arm, knee, head = rows["PARTS"]
     # measured at 128 with the arm raised: 0.79 % of the torso moves more than 1 cm (bone heat: 23 %; the
-    # issue's target: 1 %), none of it below the hips, none of the legs; 6.3 % of the arm's vertices end more
+    # issue's target: 1 %), none of it below the hips, none of the legs; 6.0 % of the arm's vertices end more
     # than 5 cm from where the raised arm takes them (the top of the shoulder, on the torso's side of the
     # joint); no edge past 2x
     assert arm["torso"] < 0.01
     assert arm["below_hips"] < 0.005 and arm["other_legs"] < 0.005
     assert arm["behind"] < 0.075
     assert arm["over3"] == 0
-    # with the knee bent: 0.11 % of the torso moves, 3.3 % of the shin and foot is left behind
+    # with the knee bent: 0.10 % of the torso moves, 3.2 % of the shin and foot is left behind
     assert knee["torso"] < 0.003 and knee["other_legs"] < 0.005
     assert knee["behind"] < 0.045
     assert knee["over3"] == 0
-    # the head turned 45 degrees: 0.06 % of the torso moves, no edge past 2x (worst 1.5x)
-    assert head["torso"] < 0.003 and head["over2"] == 0
+    # the head turned 45 degrees: no torso vertex moves 1 cm (0.06 % before the twist rose with the height above
+    # the neck's base too), no edge past 2x (worst 1.4x)
+    assert head["torso"] < 0.001 and head["over2"] == 0
