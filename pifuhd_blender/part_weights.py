@@ -41,14 +41,13 @@ LIMB_CLEAR = 0.02         # the head's and neck's shares fade in over this share
 HIP_TILT = 0.3            # a thigh's plane at the hip rises this much per unit of distance outwards (beyond_joint)
 SHOULDER_LEAN = 30.0      # degrees: an upper arm's plane at the shoulder leans outwards at least as for an arm this
                           # far out from hanging straight down (beyond_joint)
-STRAIGHT_ROOTS = ("UpperLeg",)   # limb kinds that fade in past their plane at the torso along a straight ramp
-                          # (see ramp and fade_in): a thigh takes over from the hips a third of its band past
-                          # the plane instead of half, no steeper anywhere than smoothstep at its middle
-STRAIGHT_JOINTS = ("Foot",)   # limb kinds that fade in past their plane from their parent segment along the
-                          # same ramp: a shoe begins at the ankle (its heel, collar and instep lie just past the
-                          # planes; smoothstep left them the shin's), where an elbow's or wrist's band holds
-                          # the parent's own flesh (7 generated people: ankle errors 0.89 -> 0.74 % of the
-                          # vertices; with the generator's ankles better for all; elbow, wrist mixed)
+RAMPED = ("UpperLeg", "Foot")   # limb kinds that fade in past their plane along a straight ramp (see ramp and
+                          # fade_in), no steeper anywhere than smoothstep at its middle: a thigh takes over from
+                          # the hips a third of its band past the plane instead of half, and a shoe begins at the
+                          # ankle (its heel, collar and instep lie just past the planes; smoothstep left them the
+                          # shin's), where an elbow's or wrist's band holds the parent's own flesh (7 generated
+                          # people: hip errors 1.28 -> 1.00, ankle 0.89 -> 0.74 % of the vertices; elbow, wrist
+                          # mixed)
 
 
 def joint_normals(heads: np.ndarray, tails: np.ndarray, parents: list[int | None], limb: np.ndarray
@@ -230,7 +229,7 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
     given. A limb point is its bone's alone, but for a band past the joint plane at the bone's head (see
     :func:`beyond_joint`), ``blend`` times the height wide or :data:`FADE` times the point's distance from
     the joint if more, where it fades in from the parent (smoothstep; a thigh from the hips along
-    :func:`ramp`, and a foot from the shin, :data:`STRAIGHT_JOINTS`): nothing on the parent's side of a joint
+    :func:`ramp`, and a foot from the shin, :data:`RAMPED`): nothing on the parent's side of a joint
     follows the child. A trouser hem over the shoe is the shin's (:func:`hem_over_foot`). A limb also
     fades in as a whole from the torso along the surface (``faces``) where it stays joined to it (an
     armpit), so no edge runs from a still torso point to a fully moving limb point. Torso and head points
@@ -282,17 +281,16 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
                   else np.full(len(points), np.inf))
 
     def fade_in(rows: np.ndarray, b: int, joined: bool) -> np.ndarray:
-        """0 -> 1 past bone b's joint plane (smoothstep) over a band widening with the distance from it; where
-        the limb stays joined to the torso, no more than it fades in along the surface from the torso's
-        vertices, and a thigh (:data:`STRAIGHT_ROOTS`) past the hip's plane along :func:`ramp`: its first
-        centimetres below the groin turn with it (smoothstep left them hips-heaviest 2-5 cm down); a foot
-        (:data:`STRAIGHT_JOINTS`) past the ankle's planes along :func:`ramp` too (the shoe around the ankle)."""
+        """0 -> 1 past bone b's joint plane (smoothstep; a thigh past the hip's plane and a foot past the
+        ankle's along :func:`ramp`, :data:`RAMPED`: the thigh's first centimetres below the groin and the shoe
+        round the ankle turn with them) over a band widening with the distance from it; where the limb stays
+        joined to the torso, no more than it fades in along the surface from the torso's vertices."""
         fade = np.clip(FADE * np.linalg.norm(points[rows] - heads[b], axis=1), width, ROOT_REACH * height)
-        x = beyond_joint(points[rows], b, heads, planes)
+        past = (ramp if bone_kind(names[b])[1] in RAMPED else smoothstep)(
+            beyond_joint(points[rows], b, heads, planes) / fade)
         if joined:                                          # where the limb and the torso stay joined
-            past = ramp(x / fade) if bone_kind(names[b])[1] in STRAIGHT_ROOTS else smoothstep(x / fade)
             return np.minimum(past, smoothstep(from_torso[rows] / fade))
-        return ramp(x / fade) if bone_kind(names[b])[1] in STRAIGHT_JOINTS else smoothstep(x / fade)
+        return past
 
     root = list(range(len(names)))                          # each limb bone's first limb bone from the torso
     for b, p in enumerate(parents):                         # parents come first
