@@ -105,6 +105,23 @@ def test_a_curved_hole_is_closed_without_folds():
     assert max(around) < 60.0, max(around)
 
 
+def test_a_rim_too_long_to_search_is_closed_by_a_fan(monkeypatch):
+    """``fill``'s time grows with the cube of the rim's length (a long contact on a full-resolution mesh: 1,000
+    rim vertices took 34 s): past ``FILL_MAX`` the hole gets a fan around a new centre, still closed, the
+    centre's colour blended from its whole rim."""
+    from tests.support.meshes import sphere_mesh
+
+    monkeypatch.setattr(part_split, "FILL_MAX", 8)
+    v, f = sphere_mesh(radius=0.5, spacing=0.05)
+    part = np.where(v[:, 0] > 0.25, 1, 0)
+    nv, nf, source, npart, rims = part_split.split_parts(v, f, part, lambda a, b, at: a == b)
+    assert part_split.boundary_loops(nf) == [] and len(nv) == len(v) + 2 and sorted(rims) == [len(v), len(v) + 1]
+    half = np.concatenate([nf[:, [0, 1]], nf[:, [1, 2]], nf[:, [2, 0]]])
+    assert len({tuple(e) for e in half}) == len(half)                    # every edge used once each way
+    for centre, (rim, shares) in rims.items():
+        assert len(rim) > 8 and np.allclose(shares, 1.0 / len(rim))
+
+
 def test_a_patch_adds_no_edge_the_mesh_has_and_none_from_the_other_side():
     """``fill`` on a bent pentagon: the flattest triangulation uses chords the mesh lacks (a chord along an
     existing edge would put a third face on it), the other side's vertex of a slit's patch gets only the
