@@ -111,16 +111,23 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
             f[fi, c] = copy_of.get((int(f[fi, c]), lab), f[fi, c])
     new_v = v[np.asarray(source)]
     closing, centres, centre_source, centre_part, centre_mix = [], [], [], [], []
-    edges = {frozenset(e) for e in np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).tolist()}
+    # each half-edge a -> b of the mesh, with the third corner of its face
+    beside = {(int(a), int(b)): int(c) for t in f for a, b, c in ((t[0], t[1], t[2]), (t[1], t[2], t[0]),
+                                                                   (t[2], t[0], t[1]))}
+    half = set(beside)
+    edges = {frozenset(e) for e in half}
 
     def mix_of(i: int) -> dict[int, float]:
         """The original vertices (and their shares) that a vertex of the cut mesh stands for."""
         return {source[i]: 1.0} if i < len(source) else centre_mix[i - len(new_v)]
 
+    def label(i: int):
+        return new_part[i] if i < len(new_part) else centre_part[i - len(new_v)]
+
     def add_vertex(position: np.ndarray, like: int, mix: dict[int, float]) -> int:
         centres.append(position)
         centre_source.append(source[like] if like < len(source) else centre_source[like - len(new_v)])
-        centre_part.append(new_part[like] if like < len(new_part) else centre_part[like - len(new_v)])
+        centre_part.append(label(like))
         centre_mix.append(mix)
         return len(new_v) + len(centres) - 1
 
@@ -134,9 +141,6 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
     def position(i: int) -> np.ndarray:
         return new_v[i] if i < len(new_v) else centres[i - len(new_v)]
 
-    beside = {(int(a), int(b)): int(c) for t in f for a, b, c in ((t[0], t[1], t[2]), (t[1], t[2], t[0]),
-                                                                   (t[2], t[0], t[1]))}
-
     def close(pieces: list[list[int]]) -> list[tuple[int, int, int]]:
         out = []
         for piece in pieces:
@@ -144,7 +148,7 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
             outside = [beside.get((piece[(k + 1) % len(piece)], piece[k])) for k in range(len(piece))]
             outer = [None if c is None else (position(piece[(k + 1) % len(piece)]), position(piece[k]),
                                               position(c)) for k, c in enumerate(outside)]
-            labels = [new_part[i] if i < len(new_part) else centre_part[i - len(new_v)] for i in piece]
+            labels = [label(i) for i in piece]
             own = Counter(labels).most_common(1)[0][0]
             taken = np.array([[frozenset((a, b)) in edges for b in piece] for a in piece])
             triangles = fill(rim, outer, np.asarray(labels) != own, taken) if len(piece) <= FILL_MAX else None
@@ -156,7 +160,6 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
                 out += [tuple(piece[k] for k in t) for t in triangles]
         return out
 
-    half = {tuple(e) for e in np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).tolist()}
     loops = boundary_loops(f)
     for loop in loops:
         pieces = patches(loop, [new_part[i] for i in loop])
