@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from pifuhd_blender import part_weights as pw, placement, skeleton  # noqa: E402
 from training import rig_truth as rt  # noqa: E402
-from training.people import nearest_parts, repose  # noqa: E402
+from training.people import CHAINS, nearest_parts, repose  # noqa: E402
 
 FALLOFF = 0.03   # as rig.FALLOFF (rig.py needs bpy)
 
@@ -153,10 +153,12 @@ PART_LIMB_BONE = {part: bone for bone, part in rt.BONE_PART.items()
 
 
 def limb_of(part: str) -> str:
-    """The limb a body part belongs to ("arm+1", "leg-1"), or "body" for the torso and head."""
-    kind, side = part.rstrip("+-1"), part[len(part.rstrip("+-1")):]
-    return {"upper_arm": "arm", "forearm": "arm", "hand": "arm", "thigh": "leg", "shin": "leg",
-            "foot": "leg"}.get(kind, "body") + side
+    """The limb a body part belongs to ("arm+1", "leg-1": ``people.CHAINS``), or "body" for the torso and head."""
+    kind = part.rstrip("+-1")
+    for limb, chain in zip(("arm", "leg"), CHAINS):
+        if kind in chain:
+            return limb + part[len(kind):]
+    return "body"
 
 
 @contextlib.contextmanager
