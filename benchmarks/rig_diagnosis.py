@@ -80,9 +80,9 @@ def bones_of(skel):
 def skin(verts, tris, skel):
     """(bone order, weights, vertices, faces) of the rig's body-part skin, the mesh cut as the rig cuts it."""
     order, heads, tails, parents = bones_of(skel)
-    v, f, _source, w, _rims = pw.body_part_skin(verts, tris, heads, tails, order, parents, height=skel.height,
-                                         falloff=FALLOFF * skel.height)
-    return order, w, v, f
+    skin = pw.body_part_skin(verts, tris, heads, tails, order, parents, height=skel.height,
+                             falloff=FALLOFF * skel.height)
+    return order, skin.weights, skin.vertices, skin.faces
 
 
 def true_parts(case, place, verts) -> np.ndarray:

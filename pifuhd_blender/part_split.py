@@ -16,7 +16,7 @@ of joined labels.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -27,14 +27,15 @@ Rims = dict[int, tuple[np.ndarray, np.ndarray]]
 FILL_MAX = 400
 
 
-def dropped_count(faces: np.ndarray, new_faces: np.ndarray, source: np.ndarray) -> int:
-    """How many of the original ``faces`` [F, 3] are not among ``new_faces`` [F', 3] (whose vertices copy
-    the original vertices ``source`` [V']): the faces :func:`split_parts` cut away between parts. The cut
-    need not add a vertex (its holes close between their rims' own vertices), so this is what tells it
-    happened."""
-    before = {tuple(t) for t in np.sort(np.asarray(faces, np.int64).reshape(-1, 3), axis=1).tolist()}
-    after = {tuple(t) for t in np.sort(np.asarray(source)[np.asarray(new_faces, np.int64)], axis=1).tolist()}
-    return len(before - after)
+class Split(NamedTuple):
+    """A mesh cut between parts (:func:`split_parts`)."""
+
+    vertices: np.ndarray       # [V', 3]: the first V the original vertices, in order
+    faces: np.ndarray          # [F', 3]
+    source: np.ndarray         # [V'] the original vertex each vertex copies
+    part: np.ndarray           # [V'] each vertex's label
+    rims: Rims                 # the vertices inside closed holes: what their attributes blend
+    dropped: int               # faces cut away between parts (the cut need not add a vertex)
 
 
 def face_parts(faces: np.ndarray, part: np.ndarray) -> np.ndarray:
@@ -60,15 +61,16 @@ def _groups(labels: set, joined: Callable[[int, int], bool]) -> list[set]:
 
 def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
                 joined: Callable[[int, int, int], bool]
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Rims]:
+                ) -> Split:
     """Cut ``faces`` [F, 3] where labels that are not ``joined`` (label a, label b, at vertex index) meet
     (dropping the faces between them), close the holes.
 
-    Returns (vertices [V', 3], faces [F', 3], source [V'] the original vertex each new vertex copies (a vertex
-    inside a hole: the first vertex of its rim), part [V'] each new vertex's label, rims: for each vertex inside
-    a closed hole (a chord's middle between two patches of a slit; a fan's centre where every triangulation
+    Returns a :class:`Split`: vertices [V', 3], faces [F', 3], source [V'] the original vertex each new vertex
+    copies (a vertex inside a hole: the first vertex of its rim), part [V'] each new vertex's label, rims: for
+    each vertex inside a closed hole (a chord's middle between two patches of a slit; a fan's centre where every triangulation
     of a rim would reuse an edge of the mesh) the original vertices around it and their shares (indices [k],
-    shares [k] summing to 1), which its colour and other attributes should blend). The first V vertices keep
+    shares [k] summing to 1), which its colour and other attributes should blend, and how many faces were
+    dropped (a cut may add no vertex: this is what tells it happened). The first V vertices keep
     their order; the faces that bridge a contact (:func:`bridging`) are dropped, the others keep their
     order (they may point at copies), the closing triangles follow them; copies, the vertices inside holes and
     the copies of vertices where two closed holes touch (:func:`unpinch`) follow, in that order. Without
@@ -104,7 +106,7 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
             for lab in g:
                 copy_of[(vi, lab)] = index
     if not copy_of and not len(dropped):
-        return v, f, np.arange(len(v)), np.asarray(new_part), {}
+        return Split(v, f, np.arange(len(v)), np.asarray(new_part), {}, 0)
     for fi in range(len(f)):
         lab = fpart[fi]
         for c in range(3):
@@ -188,8 +190,8 @@ def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
     out_f, pinched = unpinch(out_f, len(out_v), sorted({i for loop in loops for i in loop}))
     rims = {len(new_v) + k: (np.fromiter(mix, np.int64, len(mix)), np.fromiter(mix.values(), np.float64, len(mix)))
             for k, mix in enumerate(centre_mix)}
-    return (np.vstack([out_v, out_v[pinched]]), out_f, np.r_[out_source, out_source[pinched]],
-            np.r_[out_part, out_part[pinched]], rims)
+    return Split(np.vstack([out_v, out_v[pinched]]), out_f, np.r_[out_source, out_source[pinched]],
+                 np.r_[out_part, out_part[pinched]], rims, len(dropped))
 
 
 def fill(rim: np.ndarray, outer: list, foreign: np.ndarray | None = None, taken: np.ndarray | None = None

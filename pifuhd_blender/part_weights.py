@@ -19,11 +19,13 @@ Frame: any, in metres (the rig uses the mesh's local frame); bones as heads/tail
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .part_labels import (LIMB_RADIUS, assign_parts, bone_kind, centred_axes, directed_edges, hem_over_foot,
                           leg_caps, limb_radii, majority_filter, thigh_taper, torso_islands, vertex_normals)
-from .part_split import Rims, split_parts
+from .part_split import Rims, Split, split_parts
 from .silhouette import free_arm_parts
 from .skeleton import limit_and_normalize, segment_distances
 
@@ -315,15 +317,14 @@ def part_weights(points: np.ndarray, heads: np.ndarray, tails: np.ndarray, names
 def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
              parents: list[int | None], radii: np.ndarray, part: np.ndarray,
              planes: tuple[np.ndarray, np.ndarray] | None = None, reach: float = 0.0
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Rims]:
+             ) -> Split:
     """Cut the mesh where body parts that are not joined in the skeleton touch, and close each side (see
     ``part_split.split_parts``): a limb touches the torso only around its root joint (an arm lying against
     the torso, a thigh against a skirt are cut), two limb segments only when one is the other's parent, and
     with the joints' ``planes`` (:func:`limb_planes`; ``part`` already split at them) only within ``reach``
     metres of the child's plane (a trouser hem hanging over the shoe, :func:`hem_over_foot`, is cut from it).
-    ``part``: per vertex its limb bone or -1 (:func:`assign_parts`). Returns (vertices [V', 3], faces [F', 3],
-    source [V'] original vertex of each, part [V'] limb bone or -1, rims: the original vertices around each
-    vertex that closes a hole, see ``split_parts``)."""
+    ``part``: per vertex its limb bone or -1 (:func:`assign_parts`). Returns ``split_parts``'s ``Split``
+    (its part: per vertex the limb bone or -1)."""
     limb = radii > 0
     points = np.asarray(vertices, dtype=np.float64)
 
@@ -342,16 +343,24 @@ def separate(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: 
     return split_parts(vertices, faces, part, joined)
 
 
+class PartSkin(NamedTuple):
+    """The rig's body-part skin (:func:`body_part_skin`), on the mesh as cut."""
+
+    vertices: np.ndarray       # [V', 3]: the first V the input vertices, in order
+    faces: np.ndarray          # [F', 3]
+    source: np.ndarray         # [V'] the input vertex each vertex copies
+    weights: np.ndarray        # [V', B] rows summing to 1, at most max_influences bones each
+    rims: Rims                 # the vertices inside closed holes: what their colours blend (``split_parts``)
+    dropped: int               # faces cut away between touching parts (0: not separated)
+
+
 def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, tails: np.ndarray,
                    names: list[str], parents: list[int | None], *, height: float, falloff: float,
-                   max_influences: int = 4, separate_parts: bool = True
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Rims]:
+                   max_influences: int = 4, separate_parts: bool = True) -> PartSkin:
     """The rig's body-part skin (no bpy): leg capsules narrowed under a skirt (else thighs widening towards
     the hip), parts split at the joints, the mesh cut where parts that are not joined touch
     (``separate_parts``; a trouser hem from the shoe under it), weights by part. Frame: the mesh's (metres,
-    Z up, facing -Y). Returns (vertices [V', 3], faces [F', 3], source [V'] the input vertex each copies,
-    weights [V', B], rims: for each vertex inside a closed hole the input vertices around it and their shares
-    in its colour, see ``part_split.split_parts``)."""
+    Z up, facing -Y). Returns a :class:`PartSkin`."""
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     caps = leg_caps(v, f, heads, tails, names)
@@ -365,10 +374,11 @@ def body_part_skin(vertices: np.ndarray, faces: np.ndarray, heads: np.ndarray, t
     limb = radii > 0
     planes = limb_planes(heads, tails, names, parents, joint_normals(heads, tails, parents, limb))
     part = limb_parts(v, part, heads, tails, names, parents, height, planes)
-    source, rims = np.arange(len(v)), {}
+    source, rims, dropped = np.arange(len(v)), {}, 0
     if separate_parts:
-        v, f, source, part, rims = separate(v, f, heads, tails, parents, radii, part, planes, JOINT_BLEND * height)
+        v, f, source, part, rims, dropped = separate(v, f, heads, tails, parents, radii, part, planes,
+                                                     JOINT_BLEND * height)
         part = torso_islands(part, f)           # pieces the cut left without torso around them
     w = part_weights(v, heads, tails, names, parents, height=height, falloff=falloff,
                      max_influences=max_influences, part=part, radii=radii, faces=f, split=False)
-    return v, f, source, w, rims
+    return PartSkin(v, f, source, w, rims, dropped)

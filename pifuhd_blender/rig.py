@@ -286,13 +286,13 @@ def rig_object(context, ob: bpy.types.Object, *, naming: str = "HUMANOID", use_k
         parents = [order.index(b.parent.name) if b.parent is not None and b.parent.name in order else None
                    for b in bones]
         cut = separate_parts and _can_separate(ob.data)
-        new_v, new_f, source, w, rims = part_weights.body_part_skin(
+        skin = part_weights.body_part_skin(
             verts, tris, heads, tails, order, parents, height=skel.height, falloff=FALLOFF * skel.height,
             max_influences=max_influences, separate_parts=cut)
-        if len(new_v) != len(verts) or not np.array_equal(new_f, tris):
-            _replace_geometry(ob.data, new_v, new_f, source, rims)
-            separated = part_split.dropped_count(tris, new_f, source)
-            verts = new_v.astype(np.float32)
+        w, separated = skin.weights, skin.dropped
+        if len(skin.vertices) != len(verts) or not np.array_equal(skin.faces, tris):
+            _replace_geometry(ob.data, skin.vertices, skin.faces, skin.source, skin.rims)
+            verts = skin.vertices.astype(np.float32)
         how = "body parts" + (f", touching parts separated ({separated} faces between them cut, the holes "
                               f"closed)" if separated else "")
     elif auto_ok:

@@ -49,9 +49,9 @@ def test_a_deep_arm_held_out_is_the_arms_whatever_its_depth():
     assert (free[~arm] == -1).all()                           # none of the torso's
     assert (free[arm & (v[:, 0] < 0.2)] == -1).all()          # nor the arm's root, the shoulder's top
     # and the rig's skin moves all of the arm with the arm's bones
-    _v, _f, source, w, _rims = part_weights.body_part_skin(v, f, heads, tails, NAMES, PARENTS, height=HEIGHT,
-                                                    falloff=0.05, separate_parts=False)
-    assert np.isin(w.argmax(axis=1)[out[source]], [3, 4, 5]).all()
+    skin = part_weights.body_part_skin(v, f, heads, tails, NAMES, PARENTS, height=HEIGHT, falloff=0.05,
+                                       separate_parts=False)
+    assert np.isin(skin.weights.argmax(axis=1)[out[skin.source]], [3, 4, 5]).all()
 
 
 def test_an_arm_held_out_at_an_angle_is_free_past_the_armpit():
