@@ -60,17 +60,16 @@ def _groups(labels: set, joined: Callable[[int, int], bool]) -> list[set]:
 
 
 def split_parts(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray,
-                joined: Callable[[int, int, int], bool]
-                ) -> Split:
+                joined: Callable[[int, int, int], bool]) -> Split:
     """Cut ``faces`` [F, 3] where labels that are not ``joined`` (label a, label b, at vertex index) meet
     (dropping the faces between them), close the holes.
 
     Returns a :class:`Split`: vertices [V', 3], faces [F', 3], source [V'] the original vertex each new vertex
     copies (a vertex inside a hole: the first vertex of its rim), part [V'] each new vertex's label, rims: for
-    each vertex inside a closed hole (a chord's middle between two patches of a slit; a fan's centre where every triangulation
-    of a rim would reuse an edge of the mesh) the original vertices around it and their shares (indices [k],
-    shares [k] summing to 1), which its colour and other attributes should blend, and how many faces were
-    dropped (a cut may add no vertex: this is what tells it happened). The first V vertices keep
+    each vertex inside a closed hole (a chord's middle between two patches of a slit; a fan's centre where
+    every triangulation of a rim would reuse an edge of the mesh) the original vertices around it and their
+    shares (indices [k], shares [k] summing to 1), which its colour and other attributes should blend, and how
+    many faces were dropped (a cut may add no vertex: this is what tells it happened). The first V vertices keep
     their order; the faces that bridge a contact (:func:`bridging`) are dropped, the others keep their
     order (they may point at copies), the closing triangles follow them; copies, the vertices inside holes and
     the copies of vertices where two closed holes touch (:func:`unpinch`) follow, in that order. Without

@@ -396,7 +396,9 @@ def estimate_skeleton(vertices: np.ndarray, faces: np.ndarray, keypoints: np.nda
         direction = forearm / n if n > 1e-9 else np.array([0.0, 0.0, -1.0])
         j["hand_" + side] = wrist + direction * 0.08 * h
         hip, knee, ankle = lifted[s + "Hip"], lifted[s + "Knee"], lifted[s + "Ankle"]
-        ankle = _leg_centre(body, ankle, mid) if _leg_centre(body, ankle, mid) is not None else ankle
+        centre = _leg_centre(body, ankle, mid)
+        if centre is not None:
+            ankle = centre
         centre = _leg_centre(body, knee, mid)
         if centre is not None:
             knee = centre
